@@ -1,0 +1,175 @@
+//! The per-session send loop: while the session is connected, take the next due
+//! message, wait out the throttle gap, send it with its stored WhatsApp id, and
+//! record how it went. Failures retry with backoff up to a limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngExt;
+use time::OffsetDateTime;
+use tokio::time::Instant;
+use tracing::{debug, error, warn};
+use wagate_engine::SendError;
+use wagate_store::{AttemptResult, MessageRecord, Store};
+use wagate_types::SessionStatus;
+
+use crate::messages::outgoing;
+use crate::sessions::Runtime;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DispatchConfig {
+    /// Attempts before a message is `failed`.
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubles each time.
+    pub retry_base: Duration,
+    /// Longest wait between retries.
+    pub retry_max: Duration,
+    /// Longest a send may take before it counts as failed.
+    pub send_timeout: Duration,
+    /// How long a claimed message belongs to this process; after a crash it is due
+    /// again once this runs out.
+    pub lease: Duration,
+    /// How often an idle dispatcher looks for work another node may have queued.
+    pub idle_poll: Duration,
+}
+
+impl Default for DispatchConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(600),
+            send_timeout: Duration::from_secs(60),
+            lease: Duration::from_secs(120),
+            idle_poll: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Runs until the session's runtime is cancelled. A send in flight is finished first.
+pub(crate) async fn run(rt: Arc<Runtime>, store: Store, config: DispatchConfig) {
+    let mut live = rt.live.subscribe();
+    let mut not_before: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            connected = live.wait_for(|l| l.status == SessionStatus::Connected) => {
+                if connected.is_err() { return }
+            }
+            () = rt.cancel.cancelled() => return,
+        }
+        if let Some(at) = not_before {
+            tokio::select! {
+                () = tokio::time::sleep_until(at) => {}
+                () = rt.cancel.cancelled() => return,
+            }
+        }
+        let now = OffsetDateTime::now_utc();
+        let claimed = store.claim_next(rt.id, now, now + config.lease).await;
+        match claimed {
+            Ok(Some(message)) => {
+                let result = attempt(&rt, &message, &config).await;
+                let reached_whatsapp = !matches!(result, AttemptResult::NotAttempted);
+                record(&store, &message, &result).await;
+                if reached_whatsapp {
+                    not_before = Some(Instant::now() + throttle_gap(&rt));
+                }
+            }
+            Ok(None) => idle(&rt, &store, &config).await,
+            Err(e) => {
+                error!(session = %rt.name, error = %e, "could not take the next message");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = rt.cancel.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(session = %rt.name, message_id = %message.id))]
+async fn attempt(rt: &Runtime, message: &MessageRecord, config: &DispatchConfig) -> AttemptResult {
+    let now = OffsetDateTime::now_utc();
+    let outgoing = match outgoing(message) {
+        Ok(outgoing) => outgoing,
+        Err(e) => return AttemptResult::Failed { at: now, error: e.to_string() },
+    };
+    let sent = tokio::time::timeout(config.send_timeout, rt.handle.send(&outgoing)).await;
+    let error = match sent {
+        Ok(Ok(ack)) => {
+            debug!("sent");
+            return AttemptResult::Sent { at: ack.at };
+        }
+        Ok(Err(SendError::NotConnected)) => return AttemptResult::NotAttempted,
+        Ok(Err(SendError::Permanent(e))) => return AttemptResult::Failed { at: now, error: e },
+        Ok(Err(SendError::Temporary(e))) => e,
+        Err(_) => format!("no answer from WhatsApp within {}s", config.send_timeout.as_secs()),
+    };
+    if message.attempts >= config.max_attempts {
+        warn!(attempts = message.attempts, %error, "giving up");
+        AttemptResult::Failed { at: now, error: format!("gave up after {} attempts: {error}", message.attempts) }
+    } else {
+        let wait = backoff(config, message.attempts);
+        debug!(attempts = message.attempts, ?wait, %error, "will retry");
+        AttemptResult::Retry { at: now + wait, error }
+    }
+}
+
+/// Records the result, retrying a failing database a few times: a lost update would
+/// leave the message `sending` until its lease runs out, and then send it again.
+async fn record(store: &Store, message: &MessageRecord, result: &AttemptResult) {
+    for delay_ms in [0, 100, 500, 2_000] {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        match store.finish_attempt(message.id, result, OffsetDateTime::now_utc()).await {
+            Ok(()) => return,
+            Err(e) => error!(message_id = %message.id, error = %e, "could not record a send attempt"),
+        }
+    }
+}
+
+/// Waits for new work: a wake-up from an accept, the next due time, or a poll.
+async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig) {
+    let mut wait = config.idle_poll;
+    match store.next_due_at(rt.id).await {
+        Ok(Some(due)) => {
+            let until_due = (due - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO);
+            wait = wait.min(until_due);
+        }
+        Ok(None) => {}
+        Err(e) => error!(session = %rt.name, error = %e, "could not find the next due message"),
+    }
+    let mut live = rt.live.subscribe();
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        () = rt.wake.notified() => {}
+        _ = live.wait_for(|l| l.status != SessionStatus::Connected) => {}
+        () = rt.cancel.cancelled() => {}
+    }
+}
+
+fn throttle_gap(rt: &Runtime) -> Duration {
+    let settings = rt.settings();
+    let (min, max) = (settings.throttle_min_ms, settings.throttle_max_ms.max(settings.throttle_min_ms));
+    Duration::from_millis(if max == 0 { 0 } else { rand::rng().random_range(min..=max) })
+}
+
+/// Exponential backoff with ±20% jitter, so retries of many messages spread out.
+fn backoff(config: &DispatchConfig, attempts: u32) -> Duration {
+    let exp = config.retry_base.saturating_mul(1 << attempts.saturating_sub(1).min(20));
+    let capped = exp.min(config.retry_max);
+    capped.mul_f64(rand::rng().random_range(0.8..=1.2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let config = DispatchConfig { retry_base: Duration::from_secs(1), retry_max: Duration::from_secs(10), ..Default::default() };
+        let first = backoff(&config, 1);
+        assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1200), "{first:?}");
+        let third = backoff(&config, 3);
+        assert!(third >= Duration::from_millis(3200) && third <= Duration::from_millis(4800), "{third:?}");
+        assert!(backoff(&config, 30) <= Duration::from_secs(12));
+    }
+}

@@ -1,0 +1,34 @@
+use wagate_types::MessageStatus;
+
+/// What a service call can end in, in terms the API maps to HTTP once.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request clashes with what exists (a name taken, a status that forbids it).
+    #[error("{0}")]
+    Conflict(String),
+    /// A message is not in a status that allows the operation.
+    #[error("the message is {0}")]
+    WrongStatus(MessageStatus),
+    /// An `Idempotency-Key` came back with a different request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    /// The operation needs something the session does not have right now.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<wagate_store::StoreError> for Error {
+    fn from(e: wagate_store::StoreError) -> Self {
+        match e {
+            wagate_store::StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            other => Self::Internal(anyhow::Error::new(other)),
+        }
+    }
+}

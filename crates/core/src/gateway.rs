@@ -1,0 +1,51 @@
+use std::sync::Arc;
+
+use anyhow::Context;
+use wagate_engine::Engine;
+use wagate_store::{SessionSettings, Store};
+use wagate_types::Country;
+
+use crate::accept::Accepter;
+use crate::auth::Auth;
+use crate::dispatch::DispatchConfig;
+use crate::sessions::Sessions;
+use crate::Result;
+
+/// Settings the services need, from wagate's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayConfig {
+    /// The country of phone numbers written without a country code.
+    pub default_country: Option<Country>,
+    /// Settings of a new session unless its creator says otherwise.
+    pub session_defaults: SessionSettings,
+    pub dispatch: DispatchConfig,
+}
+
+/// All of wagate's services, wired together. The API holds one.
+pub struct Gateway {
+    pub store: Store,
+    pub auth: Auth,
+    pub sessions: Sessions,
+    pub accepter: Accepter,
+    pub config: GatewayConfig,
+}
+
+impl Gateway {
+    /// Starts the services and every stored session.
+    pub async fn start(store: Store, engine: Arc<dyn Engine>, config: GatewayConfig) -> Result<Arc<Self>> {
+        let sessions = Sessions::new(store.clone(), engine, config.dispatch.clone());
+        let waker = sessions.clone();
+        let accepter = Accepter::spawn(store.clone(), Arc::new(move |id| waker.wake(id)));
+        let gateway = Arc::new(Self { auth: Auth::new(store.clone()), store, sessions, accepter, config });
+        gateway.sessions.start_all().await.context("start sessions")?;
+        Ok(gateway)
+    }
+
+    /// Stops in order: no new messages, accepted ones stored, sends in flight finished,
+    /// sessions closed, database flushed.
+    pub async fn shutdown(&self) {
+        self.accepter.close().await;
+        self.sessions.shutdown().await;
+        self.store.close().await;
+    }
+}

@@ -1,0 +1,360 @@
+//! Running sessions. Each session that runs on this node has a [`Runtime`]: the
+//! engine's handle, a task that persists the engine's events in order, and the
+//! dispatcher. The database holds each session's state; the runtime holds only what
+//! is ephemeral (the current QR code).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+use wagate_engine::{Engine, EngineError, EngineEvent, Session, SessionSpec};
+use wagate_store::{SessionRecord, SessionSettings, SessionState, Store};
+use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
+
+use crate::dispatch::{self, DispatchConfig};
+use crate::{Error, Result};
+
+/// Events an engine may queue before it waits for wagate to keep up.
+const EVENT_QUEUE: usize = 256;
+
+/// A QR code to show, until it expires.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Qr {
+    pub code: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A session's connection as last reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub status: SessionStatus,
+    pub qr: Option<Qr>,
+}
+
+pub struct Runtime {
+    pub id: SessionId,
+    pub tenant: TenantId,
+    pub name: SessionName,
+    pub(crate) live: watch::Sender<Live>,
+    pub(crate) wake: Notify,
+    pub(crate) handle: Arc<dyn Session>,
+    pub(crate) cancel: CancellationToken,
+    settings: Mutex<SessionSettings>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Runtime {
+    pub(crate) fn settings(&self) -> SessionSettings {
+        self.settings.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+#[derive(Clone)]
+pub struct Sessions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    engine: Arc<dyn Engine>,
+    dispatch: DispatchConfig,
+    running: Mutex<HashMap<SessionId, Arc<Runtime>>>,
+    /// Session ids by tenant and name, so sends find their session without a query.
+    ids: Mutex<HashMap<(TenantId, SessionName), SessionId>>,
+}
+
+impl Sessions {
+    pub fn new(store: Store, engine: Arc<dyn Engine>, dispatch: DispatchConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                engine,
+                dispatch,
+                running: Mutex::new(HashMap::new()),
+                ids: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Starts every session that is not logged out (those wait for a restart and a new QR).
+    pub async fn start_all(&self) -> Result<()> {
+        let sessions = self.inner.store.all_sessions().await.context("list sessions to start")?;
+        for record in sessions {
+            self.remember(&record);
+            if record.status != SessionStatus::LoggedOut {
+                self.start(&record).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn create(&self, tenant: &TenantId, name: &SessionName, settings: &SessionSettings) -> Result<SessionRecord> {
+        let record = self.inner.store.create_session(tenant, name, settings, OffsetDateTime::now_utc()).await?;
+        self.remember(&record);
+        self.start(&record).await?;
+        self.settled(record.id).await;
+        self.get(tenant, name).await
+    }
+
+    /// Waits briefly for a just-started session to report its first state (a QR code,
+    /// connected, or why it cannot run), so the answer to a create or restart shows it.
+    async fn settled(&self, id: SessionId) {
+        let Some(rt) = self.runtime(id) else { return };
+        let mut live = rt.live.subscribe();
+        let first_state = live.wait_for(|l| l.status != SessionStatus::Starting);
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), first_state).await;
+    }
+
+    pub async fn get(&self, tenant: &TenantId, name: &SessionName) -> Result<SessionRecord> {
+        let record = self.inner.store.session(tenant, name).await.context("load session")?;
+        record.ok_or_else(|| Error::NotFound(format!("session '{name}'")))
+    }
+
+    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<SessionRecord>> {
+        Ok(self.inner.store.sessions(tenant).await.context("list sessions")?)
+    }
+
+    /// The id of a tenant's session, from memory when this node knows it.
+    pub async fn id_of(&self, tenant: &TenantId, name: &SessionName) -> Result<SessionId> {
+        let key = (tenant.clone(), name.clone());
+        if let Some(id) = self.lock_ids().get(&key) {
+            return Ok(*id);
+        }
+        let record = self.get(tenant, name).await?;
+        self.remember(&record);
+        Ok(record.id)
+    }
+
+    pub async fn update_settings(&self, tenant: &TenantId, name: &SessionName, settings: SessionSettings) -> Result<SessionRecord> {
+        let record = self.get(tenant, name).await?;
+        let updated = self
+            .inner
+            .store
+            .update_session_settings(record.id, &settings, OffsetDateTime::now_utc())
+            .await
+            .context("save session settings")?
+            .ok_or_else(|| Error::NotFound(format!("session '{name}'")))?;
+        if let Some(rt) = self.runtime(record.id) {
+            *rt.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+        }
+        Ok(updated)
+    }
+
+    /// Stops the session, deletes its credentials, then the session and its messages.
+    pub async fn delete(&self, tenant: &TenantId, name: &SessionName) -> Result<()> {
+        let record = self.get(tenant, name).await?;
+        self.stop(record.id).await;
+        self.inner.engine.forget(record.id).await.map_err(engine_error)?;
+        self.inner.store.delete_session(record.id).await.context("delete session")?;
+        self.lock_ids().remove(&(tenant.clone(), name.clone()));
+        Ok(())
+    }
+
+    /// Stops and starts the session again: it reconnects, or shows a new QR code.
+    pub async fn restart(&self, tenant: &TenantId, name: &SessionName) -> Result<SessionRecord> {
+        let record = self.get(tenant, name).await?;
+        self.stop(record.id).await;
+        self.start(&record).await?;
+        self.settled(record.id).await;
+        self.get(tenant, name).await
+    }
+
+    /// Unlinks the device from the phone and deletes the credentials. The session stays,
+    /// `logged_out`, until a restart shows a new QR code.
+    pub async fn logout(&self, tenant: &TenantId, name: &SessionName) -> Result<SessionRecord> {
+        let record = self.get(tenant, name).await?;
+        if let Some(rt) = self.runtime(record.id) {
+            rt.handle.logout().await.map_err(engine_error)?;
+        }
+        self.stop(record.id).await;
+        self.inner.engine.forget(record.id).await.map_err(engine_error)?;
+        let state = SessionState {
+            status: SessionStatus::LoggedOut,
+            reason: Some("logged out through the API".into()),
+            phone: None,
+            push_name: None,
+            last_seen_at: None,
+        };
+        self.inner.store.set_session_state(record.id, &state, OffsetDateTime::now_utc()).await.context("save session state")?;
+        self.get(tenant, name).await
+    }
+
+    /// The QR code to scan now.
+    pub async fn qr(&self, tenant: &TenantId, name: &SessionName) -> Result<Qr> {
+        let record = self.get(tenant, name).await?;
+        let live = self.runtime(record.id).map(|rt| rt.live.borrow().clone());
+        match live {
+            Some(Live { qr: Some(qr), status: SessionStatus::QrReady }) if qr.expires_at > OffsetDateTime::now_utc() => Ok(qr),
+            Some(Live { status: SessionStatus::Connected, .. }) => Err(Error::Conflict("the session is already linked and connected".into())),
+            _ if record.status == SessionStatus::LoggedOut => Err(Error::Conflict(
+                "the session is logged out: POST /api/v1/sessions/{name}/restart for a new QR code".replace("{name}", name.as_str()),
+            )),
+            _ => Err(Error::Unavailable(format!("no QR code right now: the session is {}", record.status))),
+        }
+    }
+
+    /// Asks for a code to type on the phone instead of scanning the QR code.
+    pub async fn pair_code(&self, tenant: &TenantId, name: &SessionName, phone: &PhoneNumber) -> Result<String> {
+        let record = self.get(tenant, name).await?;
+        if record.status == SessionStatus::Connected {
+            return Err(Error::Conflict("the session is already linked and connected".into()));
+        }
+        let rt = self
+            .runtime(record.id)
+            .ok_or_else(|| Error::Unavailable(format!("the session is {}: restart it first", record.status)))?;
+        rt.handle.pair_code(phone).await.map_err(engine_error)
+    }
+
+    /// Tells a session's dispatcher that new messages wait.
+    pub fn wake(&self, id: SessionId) {
+        if let Some(rt) = self.runtime(id) {
+            rt.wake.notify_one();
+        }
+    }
+
+    /// Stops every session: sends in flight finish, events already reported are saved.
+    pub async fn shutdown(&self) {
+        let ids: Vec<SessionId> = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        for id in ids {
+            self.stop(id).await;
+        }
+    }
+
+    async fn start(&self, record: &SessionRecord) -> Result<()> {
+        let store = &self.inner.store;
+        let now = OffsetDateTime::now_utc();
+        let released = store.release_sending(record.id, now).await.context("release unfinished sends")?;
+        if released > 0 {
+            info!(session = %record.name, released, "messages from an interrupted send are queued again");
+        }
+        let starting = SessionState { status: SessionStatus::Starting, reason: None, phone: None, push_name: None, last_seen_at: None };
+        store.set_session_state(record.id, &starting, now).await.context("save session state")?;
+
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let spec = SessionSpec { id: record.id, tenant: record.tenant.clone(), name: record.name.clone() };
+        let handle = match self.inner.engine.start(spec, events_tx).await {
+            Ok(handle) => handle,
+            Err(e) => {
+                warn!(session = %record.name, error = %e, "the session could not start");
+                let stopped = SessionState { status: SessionStatus::Stopped, reason: Some(e.to_string()), ..starting };
+                store.set_session_state(record.id, &stopped, now).await.context("save session state")?;
+                return Ok(());
+            }
+        };
+        let rt = Arc::new(Runtime {
+            id: record.id,
+            tenant: record.tenant.clone(),
+            name: record.name.clone(),
+            live: watch::Sender::new(Live { status: SessionStatus::Starting, qr: None }),
+            wake: Notify::new(),
+            handle,
+            cancel: CancellationToken::new(),
+            settings: Mutex::new(record.settings.clone()),
+            tasks: Mutex::new(Vec::new()),
+        });
+        let events = tokio::spawn(run_events(rt.clone(), store.clone(), events_rx));
+        let dispatcher = tokio::spawn(dispatch::run(rt.clone(), store.clone(), self.inner.dispatch.clone()));
+        rt.tasks.lock().unwrap_or_else(|p| p.into_inner()).extend([dispatcher, events]);
+        self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).insert(record.id, rt);
+        Ok(())
+    }
+
+    async fn stop(&self, id: SessionId) {
+        let Some(rt) = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) else { return };
+        rt.cancel.cancel();
+        let tasks = std::mem::take(&mut *rt.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for task in tasks {
+            if let Err(e) = task.await {
+                error!(session = %rt.name, error = %e, "a session task ended abnormally");
+            }
+        }
+        rt.handle.stop().await;
+        debug!(session = %rt.name, "stopped");
+    }
+
+    fn runtime(&self, id: SessionId) -> Option<Arc<Runtime>> {
+        self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    fn remember(&self, record: &SessionRecord) {
+        self.lock_ids().insert((record.tenant.clone(), record.name.clone()), record.id);
+    }
+
+    fn lock_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, SessionName), SessionId>> {
+        self.inner.ids.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn engine_error(e: EngineError) -> Error {
+    match e {
+        EngineError::Unavailable(why) => Error::Unavailable(why),
+        EngineError::NotConnected => Error::Unavailable("the session is not connected".into()),
+        EngineError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
+    }
+}
+
+/// Persists the engine's events in the order they came, then publishes the new state.
+/// On cancellation, events already queued are still saved.
+async fn run_events(rt: Arc<Runtime>, store: Store, mut events: mpsc::Receiver<EngineEvent>) {
+    loop {
+        let event = tokio::select! {
+            biased;
+            event = events.recv() => event,
+            () = rt.cancel.cancelled() => {
+                while let Ok(event) = events.try_recv() {
+                    apply(&rt, &store, event).await;
+                }
+                return;
+            }
+        };
+        match event {
+            Some(event) => apply(&rt, &store, event).await,
+            None => return,
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(session = %rt.name))]
+async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
+    let now = OffsetDateTime::now_utc();
+    let state = |status, reason: Option<String>| SessionState { status, reason, phone: None, push_name: None, last_seen_at: None };
+    let (new_state, qr) = match event {
+        EngineEvent::Qr { code, expires_at } => (state(SessionStatus::QrReady, None), Some(Qr { code, expires_at })),
+        EngineEvent::Connected { phone, push_name } => {
+            info!(phone = %phone, "connected");
+            let connected = SessionState {
+                status: SessionStatus::Connected,
+                reason: None,
+                phone: Some(phone.to_string()),
+                push_name,
+                last_seen_at: Some(now),
+            };
+            (connected, None)
+        }
+        EngineEvent::Disconnected { reason, retrying } => {
+            let status = if retrying { SessionStatus::Reconnecting } else { SessionStatus::Stopped };
+            (state(status, Some(reason)), None)
+        }
+        EngineEvent::LoggedOut { reason } => (state(SessionStatus::LoggedOut, Some(reason)), None),
+        EngineEvent::Stopped { reason } => (state(SessionStatus::Stopped, Some(reason)), None),
+        EngineEvent::Receipt { wa_ids, kind, at } => {
+            if let Err(e) = store.apply_receipt(rt.id, &wa_ids, kind, at).await {
+                error!(error = %e, "could not save a receipt");
+            }
+            return;
+        }
+        EngineEvent::Incoming(message) => {
+            debug!(wa_id = %message.wa_id, "incoming message ignored: this engine does not store inbound messages");
+            return;
+        }
+    };
+    if let Err(e) = store.set_session_state(rt.id, &new_state, now).await {
+        error!(error = %e, "could not save the session state");
+    }
+    rt.live.send_replace(Live { status: new_state.status, qr });
+}

@@ -1,0 +1,298 @@
+//! A scriptable engine for tests of wagate's own logic: sessions link when a test
+//! "scans" them, sends are recorded, and faults come on demand. It speaks no
+//! WhatsApp; end-to-end behaviour is tested against the sandbox instead.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use wagate_types::{ChatId, PhoneNumber, ReceiptKind, SessionId, WaMessageId};
+
+use crate::{
+    Content, Engine, EngineError, EngineEvent, EventSink, IncomingMessage, OutgoingMessage, SendAck, SendError,
+    Session, SessionSpec,
+};
+
+/// One message the fake handed to "WhatsApp".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FakeSend {
+    pub session: String,
+    pub wa_id: String,
+    pub to: String,
+    pub text: String,
+}
+
+#[derive(Default)]
+struct FakeSession {
+    id: Option<SessionId>,
+    linked_as: Option<PhoneNumber>,
+    connected: bool,
+    sink: Option<EventSink>,
+    failures_left: u32,
+    fail_permanently: bool,
+    qr_count: u32,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: HashMap<String, FakeSession>,
+    sent: Vec<FakeSend>,
+    record: Option<File>,
+    auto_link: bool,
+    send_delay: Duration,
+}
+
+/// See the module docs. Cheap to clone; clones share state.
+#[derive(Clone, Default)]
+pub struct FakeEngine {
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeEngine {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every session starts linked (as if it had stored credentials) and connects at once.
+    pub fn auto_linked(self) -> Self {
+        self.lock().auto_link = true;
+        self
+    }
+
+    /// Also appends every send to `path` as a JSON line, synced to disk before the
+    /// send returns, so a test can count sends across crashes of the process.
+    pub fn recording_to(self, path: &Path) -> std::io::Result<Self> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        self.lock().record = Some(file);
+        Ok(self)
+    }
+
+    /// Reads what [`FakeEngine::recording_to`] wrote.
+    pub fn read_recording(path: &Path) -> std::io::Result<Vec<FakeSend>> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        // A crash can cut the last line short; it was never acknowledged.
+        Ok(text.lines().filter_map(|line| serde_json::from_str(line).ok()).collect())
+    }
+
+    /// Every send attempt that reached the fake server, in order.
+    pub fn sent(&self) -> Vec<FakeSend> {
+        self.lock().sent.clone()
+    }
+
+    /// Makes each send take this long (to have a send in flight).
+    pub fn set_send_delay(&self, delay: Duration) {
+        self.lock().send_delay = delay;
+    }
+
+    /// The phone scans the session's QR code: the session links and connects.
+    pub async fn scan(&self, session: &str, phone: &PhoneNumber) {
+        let sink = {
+            let mut state = self.lock();
+            let s = state.sessions.entry(session.to_owned()).or_default();
+            s.linked_as = Some(phone.clone());
+            s.connected = s.sink.is_some();
+            s.sink.clone()
+        };
+        emit(sink, connected_event(phone)).await;
+    }
+
+    /// The connection drops; the engine says it will retry.
+    pub async fn drop_connection(&self, session: &str) {
+        let sink = self.with_session(session, |s| {
+            s.connected = false;
+            s.sink.clone()
+        });
+        emit(sink.flatten(), EngineEvent::Disconnected { reason: "connection lost".into(), retrying: true }).await;
+    }
+
+    /// The connection comes back.
+    pub async fn restore_connection(&self, session: &str) {
+        let found = self.with_session(session, |s| {
+            s.connected = s.linked_as.is_some() && s.sink.is_some();
+            s.linked_as.clone().zip(s.sink.clone())
+        });
+        if let Some((phone, sink)) = found.flatten() {
+            emit(Some(sink), connected_event(&phone)).await;
+        }
+    }
+
+    /// The phone removes this linked device.
+    pub async fn unlink(&self, session: &str) {
+        let sink = self.with_session(session, |s| {
+            s.linked_as = None;
+            s.connected = false;
+            s.sink.clone()
+        });
+        emit(sink.flatten(), EngineEvent::LoggedOut { reason: "the phone removed this device".into() }).await;
+    }
+
+    /// The next `count` sends of the session fail with a temporary error.
+    pub fn fail_sends(&self, session: &str, count: u32) {
+        self.lock().sessions.entry(session.to_owned()).or_default().failures_left = count;
+    }
+
+    /// Every send of the session fails with a permanent error while `on`.
+    pub fn fail_sends_permanently(&self, session: &str, on: bool) {
+        self.lock().sessions.entry(session.to_owned()).or_default().fail_permanently = on;
+    }
+
+    /// The recipient's phone sends a receipt.
+    pub async fn receipt(&self, session: &str, wa_id: &str, kind: ReceiptKind) {
+        let sink = self.with_session(session, |s| s.sink.clone()).flatten();
+        let event = EngineEvent::Receipt {
+            wa_ids: vec![WaMessageId::from_stored(wa_id.to_owned())],
+            kind,
+            at: OffsetDateTime::now_utc(),
+        };
+        emit(sink, event).await;
+    }
+
+    /// A contact sends the session a text.
+    pub async fn incoming_text(&self, session: &str, from: &PhoneNumber, text: &str) {
+        let sink = self.with_session(session, |s| s.sink.clone()).flatten();
+        let chat = ChatId::from_phone(from);
+        let event = EngineEvent::Incoming(IncomingMessage {
+            wa_id: WaMessageId::generate(),
+            sender: chat.clone(),
+            chat,
+            push_name: None,
+            at: OffsetDateTime::now_utc(),
+            content: Content::Text { body: text.to_owned() },
+        });
+        emit(sink, event).await;
+    }
+
+    /// Whether the session runs and is connected, as the fake sees it.
+    pub fn is_connected(&self, session: &str) -> bool {
+        self.with_session(session, |s| s.connected).unwrap_or(false)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock already failed.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn with_session<T>(&self, session: &str, f: impl FnOnce(&mut FakeSession) -> T) -> Option<T> {
+        self.lock().sessions.get_mut(session).map(f)
+    }
+}
+
+fn connected_event(phone: &PhoneNumber) -> EngineEvent {
+    EngineEvent::Connected { phone: phone.clone(), push_name: Some("Fake Phone".into()) }
+}
+
+async fn emit(sink: Option<EventSink>, event: EngineEvent) {
+    if let Some(sink) = sink {
+        // A closed channel means the session was stopped meanwhile.
+        let _ = sink.send(event).await;
+    }
+}
+
+#[async_trait]
+impl Engine for FakeEngine {
+    async fn start(&self, spec: SessionSpec, events: EventSink) -> Result<Arc<dyn Session>, EngineError> {
+        let name = spec.name.as_str().to_owned();
+        let first = {
+            let mut state = self.lock();
+            let auto_link = state.auto_link;
+            let s = state.sessions.entry(name.clone()).or_default();
+            s.id = Some(spec.id);
+            s.sink = Some(events.clone());
+            if s.linked_as.is_none() && auto_link {
+                s.linked_as = Some(PhoneNumber::from_stored("+15550000000".into()));
+            }
+            s.connected = s.linked_as.is_some();
+            match &s.linked_as {
+                Some(phone) => connected_event(phone),
+                None => {
+                    s.qr_count += 1;
+                    EngineEvent::Qr {
+                        code: format!("2@fake-{name}-{},noise,identity,adv", s.qr_count),
+                        expires_at: OffsetDateTime::now_utc() + Duration::from_secs(60),
+                    }
+                }
+            }
+        };
+        emit(Some(events), first).await;
+        Ok(Arc::new(FakeSessionHandle { engine: self.clone(), name }))
+    }
+
+    async fn forget(&self, session: SessionId) -> Result<(), EngineError> {
+        self.lock().sessions.retain(|_, s| s.id != Some(session));
+        Ok(())
+    }
+}
+
+struct FakeSessionHandle {
+    engine: FakeEngine,
+    name: String,
+}
+
+#[async_trait]
+impl Session for FakeSessionHandle {
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendAck, SendError> {
+        let delay = {
+            let mut state = self.engine.lock();
+            let s = state.sessions.entry(self.name.clone()).or_default();
+            if !s.connected {
+                return Err(SendError::NotConnected);
+            }
+            if s.fail_permanently {
+                return Err(SendError::Permanent("the fake refuses this message".into()));
+            }
+            if s.failures_left > 0 {
+                s.failures_left -= 1;
+                return Err(SendError::Temporary("the fake timed out".into()));
+            }
+            state.send_delay
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let Content::Text { body } = &message.content;
+        let record = FakeSend {
+            session: self.name.clone(),
+            wa_id: message.wa_id.to_string(),
+            to: message.to.to_string(),
+            text: body.clone(),
+        };
+        let mut state = self.engine.lock();
+        if let Some(file) = state.record.as_mut() {
+            let line = serde_json::to_string(&record).map_err(|e| SendError::Temporary(e.to_string()))?;
+            writeln!(file, "{line}")
+                .and_then(|()| file.sync_data())
+                .map_err(|e| SendError::Temporary(format!("fake recording failed: {e}")))?;
+        }
+        state.sent.push(record);
+        Ok(SendAck { at: OffsetDateTime::now_utc() })
+    }
+
+    async fn pair_code(&self, _phone: &PhoneNumber) -> Result<String, EngineError> {
+        Ok("FAKE1234".into())
+    }
+
+    async fn logout(&self) -> Result<(), EngineError> {
+        self.engine.with_session(&self.name, |s| {
+            s.linked_as = None;
+            s.connected = false;
+        });
+        Ok(())
+    }
+
+    async fn stop(&self) {
+        self.engine.with_session(&self.name, |s| {
+            s.connected = false;
+            s.sink = None;
+        });
+    }
+}

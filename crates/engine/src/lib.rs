@@ -1,0 +1,92 @@
+//! The seam between wagate and WhatsApp. An [`Engine`] runs sessions (linked devices);
+//! a [`Session`] sends and reports what happens as [`EngineEvent`]s. wagate's own
+//! types cross this seam; an engine's protocol types never do.
+//!
+//! Engines: [`UnavailableEngine`] (a build without WhatsApp: sessions say so, messages
+//! wait) and [`FakeEngine`] (a scriptable double for tests of wagate's own logic).
+
+mod event;
+mod fake;
+mod message;
+mod unavailable;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+use wagate_types::{PhoneNumber, SessionId, SessionName, TenantId};
+
+pub use event::{EngineEvent, IncomingMessage};
+pub use fake::{FakeEngine, FakeSend};
+pub use message::{Content, OutgoingMessage};
+pub use unavailable::UnavailableEngine;
+
+/// Where a session's events go. Bounded: an engine that outruns wagate waits.
+pub type EventSink = mpsc::Sender<EngineEvent>;
+
+/// Which session to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSpec {
+    pub id: SessionId,
+    pub tenant: TenantId,
+    pub name: SessionName,
+}
+
+/// Runs WhatsApp sessions.
+#[async_trait]
+pub trait Engine: Send + Sync + 'static {
+    /// Starts a session: connects with stored credentials, or begins pairing (QR
+    /// codes, as events) when there are none. Returns once the session runs; its
+    /// progress arrives on `events`.
+    async fn start(&self, spec: SessionSpec, events: EventSink) -> Result<Arc<dyn Session>, EngineError>;
+
+    /// Deletes a session's stored credentials (the session is stopped first).
+    async fn forget(&self, session: SessionId) -> Result<(), EngineError>;
+}
+
+/// One running session.
+#[async_trait]
+pub trait Session: Send + Sync {
+    /// Sends a message and returns when the WhatsApp server acknowledged it.
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendAck, SendError>;
+
+    /// Asks for an 8-character code to link `phone` without scanning a QR code.
+    async fn pair_code(&self, phone: &PhoneNumber) -> Result<String, EngineError>;
+
+    /// Unlinks the device from the phone and deletes the credentials.
+    async fn logout(&self) -> Result<(), EngineError>;
+
+    /// Disconnects, keeping the credentials. The session emits no events afterwards.
+    async fn stop(&self);
+}
+
+/// The server's acknowledgement of a sent message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendAck {
+    pub at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// No connection right now; the message was not handed to WhatsApp.
+    #[error("the session is not connected")]
+    NotConnected,
+    /// Might work later (timeout, server error).
+    #[error("{0}")]
+    Temporary(String),
+    /// Will not work however often it is tried (no such recipient, message refused).
+    #[error("{0}")]
+    Permanent(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// This build or configuration cannot do that.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The operation needs a live connection and the session has none.
+    #[error("the session is not connected")]
+    NotConnected,
+    #[error("{0}")]
+    Failed(String),
+}

@@ -1,0 +1,33 @@
+//! wagate's database. One [`Store`] over SQLite (the embedded default) or Postgres
+//! (for teams and several nodes), picked once from the URL.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver; the few statements that
+//! must differ (queue claims, transaction start) branch on [`Backend`]. Migrations are
+//! embedded, forward only, one folder per backend. Times are stored as milliseconds
+//! since the Unix epoch.
+
+mod db;
+mod keys;
+mod messages;
+mod model;
+mod sessions;
+mod time_ms;
+
+pub use db::{Backend, Store, redact};
+pub use model::*;
+
+/// What can go wrong talking to the database, in terms callers act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A row with the same unique name already exists.
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

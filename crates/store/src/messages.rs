@@ -1,0 +1,436 @@
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, QueryBuilder, Row};
+use time::OffsetDateTime;
+use wagate_types::{
+    ChatId, Direction, MessageId, MessageStatus, Priority, ReceiptKind, SessionId, SessionName, TenantId, WaMessageId,
+};
+
+use crate::time_ms::{from_ms, opt_from_ms, to_ms};
+use crate::{
+    AcceptOutcome, AttemptResult, Backend, MessageFilter, MessageRecord, NewMessage, Result, Store, StoreError,
+    Transition,
+};
+
+/// Every message column, qualified for the join with `sessions` that supplies the name.
+const COLUMNS: &str = "m.id, m.tenant_id, m.session_id, s.name AS session_name, m.direction, m.chat, m.recipient, \
+    m.kind, m.content, m.wa_id, m.status, m.priority, m.send_at, m.next_attempt_at, m.attempts, m.error, \
+    m.created_at, m.queued_at, m.sent_at, m.delivered_at, m.read_at, m.played_at, m.failed_at, m.cancelled_at";
+
+/// Most rows one multi-row INSERT carries; keeps well under SQLite's variable limit.
+const INSERT_CHUNK: usize = 256;
+
+impl Store {
+    /// Stores a batch of outbound messages in one transaction (a group commit): either
+    /// every message of the batch is durable or none is. Idempotency keys are checked
+    /// in order, so a key repeated inside the batch replays the first message.
+    pub async fn accept_messages(&self, batch: &[NewMessage]) -> Result<Vec<AcceptOutcome>> {
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut outcomes: Vec<Option<AcceptOutcome>> = vec![None; batch.len()];
+        // Keys claimed earlier in this batch: key → (request hash, index in batch).
+        let mut claimed: HashMap<(&str, &str), (&str, usize)> = HashMap::new();
+        let mut to_insert = Vec::with_capacity(batch.len());
+
+        for (i, msg) in batch.iter().enumerate() {
+            let Some(idem) = &msg.idempotency else {
+                to_insert.push(i);
+                continue;
+            };
+            let slot = (msg.tenant.as_str(), idem.key.as_str());
+            if let Some(&(hash, first)) = claimed.get(&slot) {
+                outcomes[i] = Some(if hash == idem.request_hash {
+                    AcceptOutcome::Replayed(record_of_new(&batch[first]))
+                } else {
+                    AcceptOutcome::KeyReused
+                });
+                continue;
+            }
+            let earlier = sqlx::query("SELECT request_hash, message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
+                .bind(msg.tenant.as_str())
+                .bind(idem.key.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            match earlier {
+                Some(row) => {
+                    let hash: String = row.try_get("request_hash")?;
+                    let id: String = row.try_get("message_id")?;
+                    outcomes[i] = Some(if hash == idem.request_hash {
+                        let sql = format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+                        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&mut *tx).await?;
+                        AcceptOutcome::Replayed(message_from_row(&row)?)
+                    } else {
+                        AcceptOutcome::KeyReused
+                    });
+                }
+                None => {
+                    claimed.insert(slot, (idem.request_hash.as_str(), i));
+                    to_insert.push(i);
+                }
+            }
+        }
+
+        for chunk in to_insert.chunks(INSERT_CHUNK) {
+            let mut insert = QueryBuilder::<Any>::new(
+                "INSERT INTO messages (id, tenant_id, session_id, direction, chat, recipient, kind, content, wa_id, \
+                 status, priority, send_at, next_attempt_at, attempts, created_at, queued_at, updated_at) ",
+            );
+            insert.push_values(chunk.iter().map(|&i| &batch[i]), |mut row, msg| {
+                let created = to_ms(msg.created_at);
+                row.push_bind(msg.id.to_string())
+                    .push_bind(msg.tenant.as_str().to_owned())
+                    .push_bind(msg.session_id.to_string())
+                    .push_bind(Direction::Outbound.as_str())
+                    .push_bind(msg.chat.as_str().to_owned())
+                    .push_bind(msg.recipient.clone())
+                    .push_bind(msg.kind.clone())
+                    .push_bind(msg.content.to_string())
+                    .push_bind(msg.wa_id.as_str().to_owned())
+                    .push_bind(initial_status(msg).as_str())
+                    .push_bind(i64::from(msg.priority.rank()))
+                    .push_bind(msg.send_at.map(to_ms))
+                    .push_bind(msg.send_at.map_or(created, to_ms))
+                    .push_bind(0_i64)
+                    .push_bind(created)
+                    .push_bind(created)
+                    .push_bind(created);
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+
+        let keyed: Vec<&NewMessage> =
+            to_insert.iter().map(|&i| &batch[i]).filter(|m| m.idempotency.is_some()).collect();
+        for chunk in keyed.chunks(INSERT_CHUNK) {
+            let mut insert =
+                QueryBuilder::<Any>::new("INSERT INTO idempotency_keys (tenant_id, key, request_hash, message_id, created_at) ");
+            insert.push_values(chunk, |mut row, msg| {
+                let idem = msg.idempotency.as_ref().expect("filtered on idempotency");
+                row.push_bind(msg.tenant.as_str().to_owned())
+                    .push_bind(idem.key.as_str().to_owned())
+                    .push_bind(idem.request_hash.clone())
+                    .push_bind(msg.id.to_string())
+                    .push_bind(to_ms(msg.created_at));
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+
+        for i in to_insert {
+            outcomes[i] = Some(AcceptOutcome::Created(record_of_new(&batch[i])));
+        }
+        Ok(outcomes.into_iter().map(|o| o.expect("every message has an outcome")).collect())
+    }
+
+    pub async fn message(&self, tenant: &TenantId, id: MessageId) -> Result<Option<MessageRecord>> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.tenant_id = $1 AND m.id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| message_from_row(&r)).transpose()
+    }
+
+    /// A tenant's messages matching `filter`, newest first.
+    pub async fn messages(&self, tenant: &TenantId, filter: &MessageFilter) -> Result<Vec<MessageRecord>> {
+        let mut q = QueryBuilder::<Any>::new(format!(
+            "SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.tenant_id = "
+        ));
+        q.push_bind(tenant.as_str().to_owned());
+        if let Some(session) = filter.session_id {
+            q.push(" AND m.session_id = ").push_bind(session.to_string());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND m.status = ").push_bind(status.as_str());
+        }
+        if let Some(direction) = filter.direction {
+            q.push(" AND m.direction = ").push_bind(direction.as_str());
+        }
+        if let Some(chat) = &filter.chat {
+            q.push(" AND m.chat = ").push_bind(chat.as_str().to_owned());
+        }
+        if let Some(since) = filter.since {
+            q.push(" AND m.created_at >= ").push_bind(to_ms(since));
+        }
+        if let Some(before) = filter.before {
+            q.push(" AND m.id < ").push_bind(before.to_string());
+        }
+        q.push(" ORDER BY m.id DESC LIMIT ").push_bind(i64::from(filter.limit));
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Takes the session's next due message (highest priority, then oldest) and marks
+    /// it `sending` until `lease_until`. A message left `sending` by a crashed process
+    /// is due again once its lease runs out.
+    pub async fn claim_next(
+        &self,
+        session: SessionId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<MessageRecord>> {
+        let pick = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let waiting = "(m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= $2) \
+                       OR (m.status = 'sending' AND m.lease_until <= $2)";
+        let sql = format!(
+            "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $3, updated_at = $2 \
+             WHERE id = (SELECT m.id FROM messages m WHERE m.session_id = $1 AND ({waiting}) \
+                         ORDER BY m.priority DESC, m.id LIMIT 1{pick}) \
+               AND ({}) \
+             RETURNING id",
+            waiting.replace("m.", "")
+        );
+        let claimed = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(session.to_string())
+            .bind(to_ms(now))
+            .bind(to_ms(lease_until))
+            .fetch_optional(&self.pool)
+            .await?;
+        match claimed {
+            Some(row) => {
+                let id: String = row.try_get("id")?;
+                let sql = format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
+                Ok(Some(message_from_row(&row)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// When the session's next waiting message becomes due, if any waits.
+    pub async fn next_due_at(&self, session: SessionId) -> Result<Option<OffsetDateTime>> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN status = 'sending' THEN lease_until ELSE next_attempt_at END) AS due \
+             FROM messages WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
+        )
+        .bind(session.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(opt_from_ms(row.try_get("due")?))
+    }
+
+    /// Puts back messages a previous run of this session left `sending`. Called when
+    /// the session starts, before its dispatcher claims anything: only one node runs a
+    /// session, so nothing else can be sending them.
+    pub async fn release_sending(&self, session: SessionId, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = $2, updated_at = $2 \
+             WHERE session_id = $1 AND status = 'sending'",
+        )
+        .bind(session.to_string())
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records how a send attempt of a claimed message ended.
+    pub async fn finish_attempt(&self, id: MessageId, result: &AttemptResult, now: OffsetDateTime) -> Result<()> {
+        let id = id.to_string();
+        let query = match result {
+            // A receipt may have overtaken the acknowledgement: never move back.
+            AttemptResult::Sent { at } => sqlx::query(
+                "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
+                 sent_at = COALESCE(sent_at, $2), lease_until = NULL, error = NULL, updated_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(to_ms(*at))
+            .bind(to_ms(now)),
+            AttemptResult::Retry { at, error } => sqlx::query(
+                "UPDATE messages SET status = 'queued', next_attempt_at = $2, error = $3, lease_until = NULL, \
+                 updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(*at))
+            .bind(error.clone())
+            .bind(to_ms(now)),
+            AttemptResult::NotAttempted => sqlx::query(
+                "UPDATE messages SET status = 'queued', attempts = attempts - 1, lease_until = NULL, updated_at = $2 \
+                 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(now)),
+            AttemptResult::Failed { at, error } => sqlx::query(
+                "UPDATE messages SET status = 'failed', failed_at = $2, error = $3, lease_until = NULL, \
+                 updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(*at))
+            .bind(error.clone())
+            .bind(to_ms(now)),
+        };
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Applies a delivered/read/played receipt to the session's outbound messages with
+    /// these WhatsApp ids. Statuses only move forward and each time is kept once, so
+    /// receipts may arrive in any order or twice. Returns the messages whose status changed.
+    pub async fn apply_receipt(
+        &self,
+        session: SessionId,
+        wa_ids: &[WaMessageId],
+        kind: ReceiptKind,
+        at: OffsetDateTime,
+    ) -> Result<Vec<MessageId>> {
+        // Statuses a receipt of this kind moves forward from. `failed` is included:
+        // a receipt proves the message arrived after all.
+        let (column, from, also_delivered) = match kind {
+            ReceiptKind::Delivered => ("delivered_at", "'sending', 'sent', 'failed'", false),
+            ReceiptKind::Read => ("read_at", "'sending', 'sent', 'delivered', 'failed'", true),
+            ReceiptKind::Played => ("played_at", "'sending', 'sent', 'delivered', 'read', 'failed'", true),
+        };
+        let delivered = if also_delivered { ", delivered_at = COALESCE(delivered_at, $3)" } else { "" };
+        let mut changed = Vec::new();
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        for wa_id in wa_ids {
+            let sql = format!(
+                "UPDATE messages SET {column} = COALESCE({column}, $3){delivered}, \
+                 sent_at = COALESCE(sent_at, $3), failed_at = NULL, error = NULL, \
+                 status = CASE WHEN status IN ({from}) THEN $4 ELSE status END, lease_until = NULL, updated_at = $3 \
+                 WHERE session_id = $1 AND wa_id = $2 AND direction = 'outbound' \
+                   AND status IN ('sending', 'sent', 'delivered', 'read', 'played', 'failed') \
+                 RETURNING id, status"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(session.to_string())
+                .bind(wa_id.as_str())
+                .bind(to_ms(at))
+                .bind(kind.status().as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                let status: String = row.try_get("status")?;
+                if status == kind.status().as_str() {
+                    let id: String = row.try_get("id")?;
+                    changed.push(MessageId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Cancels a message that still waits to be sent.
+    pub async fn cancel_message(&self, tenant: &TenantId, id: MessageId, now: OffsetDateTime) -> Result<Transition> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = 'cancelled', cancelled_at = $3, updated_at = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'scheduled')",
+        )
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?;
+        self.transition_result(tenant, id, done.rows_affected()).await
+    }
+
+    /// Puts a failed or cancelled message back in the queue, with the same WhatsApp id.
+    pub async fn resend_message(&self, tenant: &TenantId, id: MessageId, now: OffsetDateTime) -> Result<Transition> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, failed_at = NULL, cancelled_at = NULL, \
+             send_at = NULL, next_attempt_at = $3, queued_at = $3, updated_at = $3 \
+             WHERE tenant_id = $1 AND id = $2 AND direction = 'outbound' AND status IN ('failed', 'cancelled')",
+        )
+        .bind(tenant.as_str())
+        .bind(id.to_string())
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?;
+        self.transition_result(tenant, id, done.rows_affected()).await
+    }
+
+    async fn transition_result(&self, tenant: &TenantId, id: MessageId, changed: u64) -> Result<Transition> {
+        Ok(match self.message(tenant, id).await? {
+            None => Transition::NotFound,
+            Some(record) if changed > 0 => Transition::Done(record),
+            Some(record) => Transition::WrongStatus(record.status),
+        })
+    }
+}
+
+fn initial_status(msg: &NewMessage) -> MessageStatus {
+    match msg.send_at {
+        Some(at) if at > msg.created_at => MessageStatus::Scheduled,
+        _ => MessageStatus::Queued,
+    }
+}
+
+/// The record a just-inserted message reads back as, without reading it back.
+fn record_of_new(msg: &NewMessage) -> MessageRecord {
+    MessageRecord {
+        id: msg.id,
+        tenant: msg.tenant.clone(),
+        session_id: msg.session_id,
+        session_name: msg.session_name.clone(),
+        direction: Direction::Outbound,
+        chat: msg.chat.clone(),
+        recipient: msg.recipient.clone(),
+        kind: msg.kind.clone(),
+        content: msg.content.clone(),
+        wa_id: msg.wa_id.clone(),
+        status: initial_status(msg),
+        priority: msg.priority,
+        send_at: msg.send_at,
+        next_attempt_at: msg.send_at.unwrap_or(msg.created_at),
+        attempts: 0,
+        error: None,
+        created_at: truncate_ms(msg.created_at),
+        queued_at: Some(truncate_ms(msg.created_at)),
+        sent_at: None,
+        delivered_at: None,
+        read_at: None,
+        played_at: None,
+        failed_at: None,
+        cancelled_at: None,
+    }
+}
+
+/// A time as the database will give it back.
+fn truncate_ms(t: OffsetDateTime) -> OffsetDateTime {
+    from_ms(to_ms(t))
+}
+
+fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
+    fn parse<T>(what: &str, r: Result<T, wagate_types::ParseError>) -> Result<T> {
+        r.map_err(|e| StoreError::Corrupt(format!("message {what}: {e}")))
+    }
+    let id: String = row.try_get("id")?;
+    let session_id: String = row.try_get("session_id")?;
+    let session_name: String = row.try_get("session_name")?;
+    let direction: String = row.try_get("direction")?;
+    let status: String = row.try_get("status")?;
+    let content: String = row.try_get("content")?;
+    let priority: i64 = row.try_get("priority")?;
+    let attempts: i64 = row.try_get("attempts")?;
+    Ok(MessageRecord {
+        id: parse("id", MessageId::parse(&id))?,
+        tenant: TenantId::from_stored(row.try_get("tenant_id")?),
+        session_id: SessionId(session_id.parse().map_err(|e| StoreError::Corrupt(format!("message session: {e}")))?),
+        session_name: parse("session name", SessionName::parse(&session_name))?,
+        direction: parse("direction", Direction::parse(&direction))?,
+        chat: ChatId::from_stored(row.try_get("chat")?),
+        recipient: row.try_get("recipient")?,
+        kind: row.try_get("kind")?,
+        content: serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("message content: {e}")))?,
+        wa_id: WaMessageId::from_stored(row.try_get("wa_id")?),
+        status: parse("status", MessageStatus::parse(&status))?,
+        priority: Priority::from_rank(priority.clamp(0, 2) as i16),
+        send_at: opt_from_ms(row.try_get("send_at")?),
+        next_attempt_at: from_ms(row.try_get("next_attempt_at")?),
+        attempts: u32::try_from(attempts.max(0)).unwrap_or(u32::MAX),
+        error: row.try_get("error")?,
+        created_at: from_ms(row.try_get("created_at")?),
+        queued_at: opt_from_ms(row.try_get("queued_at")?),
+        sent_at: opt_from_ms(row.try_get("sent_at")?),
+        delivered_at: opt_from_ms(row.try_get("delivered_at")?),
+        read_at: opt_from_ms(row.try_get("read_at")?),
+        played_at: opt_from_ms(row.try_get("played_at")?),
+        failed_at: opt_from_ms(row.try_get("failed_at")?),
+        cancelled_at: opt_from_ms(row.try_get("cancelled_at")?),
+    })
+}

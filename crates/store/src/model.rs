@@ -1,0 +1,175 @@
+//! The rows the store reads and writes, in wagate's types.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use wagate_types::{
+    ChatId, Direction, IdempotencyKey, MessageId, MessageStatus, Priority, SessionId, SessionName, SessionStatus,
+    TenantId, WaMessageId,
+};
+
+/// A session's settings, stored as one JSON document so new ones need no migration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    /// Shortest pause between two sends, in milliseconds.
+    pub throttle_min_ms: u64,
+    /// Longest pause between two sends, in milliseconds.
+    pub throttle_max_ms: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        // A cold number sending like a person: one message every 8–22 seconds.
+        Self { throttle_min_ms: 8_000, throttle_max_ms: 22_000 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub tenant: TenantId,
+    pub name: SessionName,
+    pub status: SessionStatus,
+    pub status_reason: Option<String>,
+    pub phone: Option<String>,
+    pub push_name: Option<String>,
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub settings: SessionSettings,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A session's connection state as the engine last reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionState {
+    pub status: SessionStatus,
+    pub reason: Option<String>,
+    /// Kept as they were when `None`.
+    pub phone: Option<String>,
+    pub push_name: Option<String>,
+    pub last_seen_at: Option<OffsetDateTime>,
+}
+
+/// An outbound message to accept, fully validated.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub tenant: TenantId,
+    pub session_id: SessionId,
+    pub session_name: SessionName,
+    pub chat: ChatId,
+    /// The recipient as shown to clients: E.164 for people, the JID otherwise.
+    pub recipient: String,
+    pub kind: String,
+    /// The content object as the API shows it, e.g. `{"text":"Hi"}`.
+    pub content: serde_json::Value,
+    pub wa_id: WaMessageId,
+    pub priority: Priority,
+    pub send_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub idempotency: Option<Idempotency>,
+}
+
+/// An `Idempotency-Key` and the hash of the request it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: IdempotencyKey,
+    pub request_hash: String,
+}
+
+/// What became of one message of an accepted batch.
+#[derive(Debug, Clone)]
+pub enum AcceptOutcome {
+    /// Stored now.
+    Created(MessageRecord),
+    /// The same key and request were accepted before: this is that message.
+    Replayed(MessageRecord),
+    /// The key was used before with a different request.
+    KeyReused,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    pub tenant: TenantId,
+    pub session_id: SessionId,
+    pub session_name: SessionName,
+    pub direction: Direction,
+    pub chat: ChatId,
+    pub recipient: String,
+    pub kind: String,
+    pub content: serde_json::Value,
+    pub wa_id: WaMessageId,
+    pub status: MessageStatus,
+    pub priority: Priority,
+    pub send_at: Option<OffsetDateTime>,
+    pub next_attempt_at: OffsetDateTime,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub queued_at: Option<OffsetDateTime>,
+    pub sent_at: Option<OffsetDateTime>,
+    pub delivered_at: Option<OffsetDateTime>,
+    pub read_at: Option<OffsetDateTime>,
+    pub played_at: Option<OffsetDateTime>,
+    pub failed_at: Option<OffsetDateTime>,
+    pub cancelled_at: Option<OffsetDateTime>,
+}
+
+/// Which messages to list; all filters are optional. Newest first.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    pub session_id: Option<SessionId>,
+    pub status: Option<MessageStatus>,
+    pub direction: Option<Direction>,
+    pub chat: Option<ChatId>,
+    pub since: Option<OffsetDateTime>,
+    /// Only messages older than this one (the cursor).
+    pub before: Option<MessageId>,
+    pub limit: u32,
+}
+
+/// How one send attempt ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttemptResult {
+    /// The WhatsApp server acknowledged the message.
+    Sent { at: OffsetDateTime },
+    /// Try again later; counts against the retry limit.
+    Retry { at: OffsetDateTime, error: String },
+    /// The session was not connected: back in the queue, no attempt counted.
+    NotAttempted,
+    /// Give up.
+    Failed { at: OffsetDateTime, error: String },
+}
+
+/// What a status change by a client found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    Done(MessageRecord),
+    /// The message exists but is in a status that does not allow the change.
+    WrongStatus(MessageStatus),
+    NotFound,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    pub id: String,
+    pub tenant: TenantId,
+    pub name: String,
+    /// The first characters of the key, shown in lists so people can tell keys apart.
+    pub prefix: String,
+    /// SHA-256 of the whole key, hex.
+    pub hash: String,
+    pub role: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub tenant: TenantId,
+    pub name: String,
+    pub prefix: String,
+    pub role: String,
+    pub created_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}

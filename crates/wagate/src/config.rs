@@ -1,0 +1,211 @@
+//! Configuration, in layers: built-in defaults, then `wagate.toml` (or the file given
+//! with `--config`), then `WAGATE_*` environment variables, which win. Nested keys use
+//! a double underscore: `WAGATE_THROTTLE__MIN_DELAY_MS=0`. Every option is listed in
+//! `wagate.example.toml`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use wagate_core::GatewayConfig;
+use wagate_core::dispatch::DispatchConfig;
+use wagate_store::SessionSettings;
+use wagate_types::Country;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub bind: SocketAddr,
+    /// Where wagate keeps its files (the SQLite database by default).
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; a SQLite file in `data_dir` when unset.
+    pub database_url: Option<String>,
+    /// The admin API key to create on first start; generated and printed when unset.
+    #[serde(serialize_with = "hide")]
+    pub api_key: Option<SecretString>,
+    /// A file holding `api_key` (for Docker/Kubernetes secrets).
+    pub api_key_file: Option<PathBuf>,
+    /// ISO country for phone numbers written without a country code, e.g. `LB`.
+    pub default_country: Option<String>,
+    /// Log filter, e.g. `info` or `wagate_core=debug,info`.
+    pub log: String,
+    /// Default pause between two sends of a new session.
+    pub throttle: Throttle,
+    pub delivery: Delivery,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    pub min_delay_ms: u64,
+    pub max_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    /// First retry wait; doubles per attempt.
+    pub retry_base_ms: u64,
+    /// Longest retry wait.
+    pub retry_max_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let session = SessionSettings::default();
+        let dispatch = DispatchConfig::default();
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            api_key: None,
+            api_key_file: None,
+            default_country: None,
+            log: "info".into(),
+            throttle: Throttle { min_delay_ms: session.throttle_min_ms, max_delay_ms: session.throttle_max_ms },
+            delivery: Delivery {
+                max_attempts: dispatch.max_attempts,
+                retry_base_ms: dispatch.retry_base.as_millis() as u64,
+                retry_max_ms: dispatch.retry_max.as_millis() as u64,
+            },
+        }
+    }
+}
+
+fn hide<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    value.as_ref().map(|_| "***").serialize(s)
+}
+
+impl Config {
+    /// Reads the layers. `file` is `--config`; without it `./wagate.toml` is read if present.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("wagate.toml")),
+        }
+        let mut config: Config = figment
+            .merge(Env::prefixed("WAGATE_").split("__"))
+            .extract()
+            .context("invalid configuration")?;
+        if let Some(path) = &config.api_key_file {
+            let key = std::fs::read_to_string(path).with_context(|| format!("read api_key_file {}", path.display()))?;
+            config.api_key = Some(SecretString::from(key.trim().to_owned()));
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(key) = &self.api_key
+            && key.expose_secret().len() < 16
+        {
+            bail!("api_key must be at least 16 characters");
+        }
+        if self.throttle.min_delay_ms > self.throttle.max_delay_ms {
+            bail!("throttle.min_delay_ms must not be larger than throttle.max_delay_ms");
+        }
+        if self.delivery.max_attempts == 0 {
+            bail!("delivery.max_attempts must be at least 1");
+        }
+        self.country()?;
+        Ok(())
+    }
+
+    pub fn country(&self) -> anyhow::Result<Option<Country>> {
+        self.default_country
+            .as_deref()
+            .map(|c| c.parse::<Country>().map_err(|e| anyhow::anyhow!("default_country: {e}")))
+            .transpose()
+    }
+
+    /// The database URL, defaulting to `data_dir/wagate.db`.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("wagate.db").display()),
+        }
+    }
+
+    pub fn gateway(&self) -> anyhow::Result<GatewayConfig> {
+        Ok(GatewayConfig {
+            default_country: self.country()?,
+            session_defaults: SessionSettings {
+                throttle_min_ms: self.throttle.min_delay_ms,
+                throttle_max_ms: self.throttle.max_delay_ms,
+            },
+            dispatch: DispatchConfig {
+                max_attempts: self.delivery.max_attempts,
+                retry_base: Duration::from_millis(self.delivery.retry_base_ms),
+                retry_max: Duration::from_millis(self.delivery.retry_max_ms),
+                ..DispatchConfig::default()
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file_and_no_env() {
+        figment::Jail::expect_with(|_jail| {
+            let config = Config::load(None).expect("defaults load");
+            assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+            assert_eq!(config.database_url(), "sqlite://data/wagate.db?mode=rwc");
+            assert_eq!((config.throttle.min_delay_ms, config.throttle.max_delay_ms), (8000, 22000));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn env_wins_over_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("wagate.toml", "bind = \"0.0.0.0:9000\"\ndefault_country = \"LB\"\n[throttle]\nmin_delay_ms = 1\nmax_delay_ms = 2\n")?;
+            jail.set_env("WAGATE_BIND", "127.0.0.1:9100");
+            jail.set_env("WAGATE_THROTTLE__MAX_DELAY_MS", "50");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.bind.to_string(), "127.0.0.1:9100");
+            assert_eq!((config.throttle.min_delay_ms, config.throttle.max_delay_ms), (1, 50));
+            assert!(config.country().unwrap().is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn nonsense_is_refused_at_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WAGATE_DEFAULT_COUNTRY", "Narnia");
+            assert!(Config::load(None).is_err());
+            jail.set_env("WAGATE_DEFAULT_COUNTRY", "DE");
+            jail.set_env("WAGATE_API_KEY", "short");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_key_can_come_from_a_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("key.txt", "wag_from_a_file_1234567890\n")?;
+            jail.set_env("WAGATE_API_KEY_FILE", "key.txt");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.api_key.unwrap().expose_secret(), "wag_from_a_file_1234567890");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,6 @@
+//! The wagate binary's library: configuration and wiring, so tests run the same server.
+
+pub mod config;
+pub mod serve;
+
+pub use config::Config;
