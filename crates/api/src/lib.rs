@@ -76,7 +76,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn app(gateway: Arc<Gateway>) -> Router {
     let (api, doc) = parts(gateway.clone());
     api.merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, doc))
-        .fallback(|| async { ApiError::not_found("no such route; the API lives under /api/v1, documented at /docs") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route; the API lives under /api/v1, documented at /docs")
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that HTTP method")
         })

@@ -1,0 +1,232 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, Row};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wagate::Config;
+use wagate::serve::{serve, start};
+use wagate_core::Gateway;
+use wagate_engine::FakeEngine;
+use wagate_store::Store;
+use wagate_types::PhoneNumber;
+
+pub const KEY: &str = "wag_test_admin_key_0123456789";
+
+pub struct TestApp {
+    pub base: String,
+    pub engine: FakeEngine,
+    pub gateway: Arc<Gateway>,
+    pub database_url: String,
+    config: Config,
+    client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    _dir: TempDir,
+}
+
+/// A server with a fresh database, sessions that send without throttling and retry fast.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    sqlx::any::install_default_drivers();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::default();
+    config.data_dir = dir.path().to_path_buf();
+    config.database_url = Some(match std::env::var("WAGATE_TEST_POSTGRES") {
+        Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
+        _ => format!("sqlite://{}?mode=rwc", dir.path().join("wagate.db").display()),
+    });
+    config.api_key = Some(SecretString::from(KEY));
+    config.throttle.min_delay_ms = 0;
+    config.throttle.max_delay_ms = 0;
+    config.delivery.retry_base_ms = 20;
+    config.delivery.retry_max_ms = 100;
+    adjust(&mut config);
+    let engine = FakeEngine::new();
+    let database_url = config.database_url();
+    let (gateway, base, shutdown, server) = boot(&config, engine.clone()).await;
+    TestApp {
+        base,
+        engine,
+        gateway,
+        database_url,
+        config,
+        client: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+async fn boot(config: &Config, engine: FakeEngine) -> (Arc<Gateway>, String, oneshot::Sender<()>, JoinHandle<()>) {
+    let store = Store::connect(&config.database_url()).await.expect("database");
+    let running = start(config, store, Arc::new(engine)).await.expect("gateway starts");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = oneshot::channel::<()>();
+    let gateway = running.gateway.clone();
+    let server = tokio::spawn(async move {
+        serve(listener, gateway, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("server runs");
+    });
+    (running.gateway, base, tx, server)
+}
+
+/// Creates a database of its own on the Postgres server, so tests run in parallel.
+async fn fresh_postgres_database(server: &str) -> String {
+    let name = format!("wagate_test_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = sqlx::AnyConnection::connect(server).await.expect("connect to WAGATE_TEST_POSTGRES");
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
+    let (base, _) = server.rsplit_once('/').expect("a postgres URL ends in /database");
+    format!("{base}/{name}")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with the admin key.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).header("X-API-Key", KEY)
+    }
+
+    pub fn anonymous(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("request")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path).json(&body).send().await.expect("request")
+    }
+
+    pub async fn create_session(&self, name: &str) -> Value {
+        let response = self.post("/api/v1/sessions", json!({ "name": name })).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "create session {name}");
+        response.json().await.unwrap()
+    }
+
+    /// Creates a session and links it, waiting until it is connected.
+    pub async fn connected_session(&self, name: &str) -> Value {
+        self.create_session(name).await;
+        self.engine.scan(name, &phone("+4915123456789")).await;
+        self.wait_for_session(name, "connected").await
+    }
+
+    pub async fn wait_for_session(&self, name: &str, status: &str) -> Value {
+        let path = format!("/api/v1/sessions/{name}");
+        eventually(&format!("session {name} is {status}"), || async {
+            let session: Value = self.get(&path).await.json().await.unwrap();
+            (session["status"] == status).then_some(session)
+        })
+        .await
+    }
+
+    pub async fn send_text(&self, session: &str, to: &str, text: &str) -> Value {
+        let response = self.post("/api/v1/messages", json!({ "session": session, "to": to, "text": text })).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        response.json().await.unwrap()
+    }
+
+    pub async fn message(&self, id: &str) -> Value {
+        let response = self.get(&format!("/api/v1/messages/{id}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn wait_for_message(&self, id: &str, status: &str) -> Value {
+        eventually(&format!("message {id} is {status}"), || async {
+            let message = self.message(id).await;
+            (message["status"] == status).then_some(message)
+        })
+        .await
+    }
+
+    /// Row counts and last changes of every table, to show a request changed nothing.
+    pub async fn snapshot(&self) -> Vec<(String, i64, Option<i64>)> {
+        let mut conn = sqlx::AnyConnection::connect(&self.database_url).await.expect("connect");
+        let mut out = Vec::new();
+        for (table, changed) in [
+            ("sessions", "MAX(updated_at)"),
+            ("messages", "MAX(updated_at)"),
+            ("idempotency_keys", "MAX(created_at)"),
+            ("api_keys", "MAX(created_at)"),
+        ] {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, {changed} AS changed FROM {table}")))
+                .fetch_one(&mut conn)
+                .await
+                .expect("snapshot query");
+            out.push((table.to_owned(), row.get::<i64, _>("n"), row.get::<Option<i64>, _>("changed")));
+        }
+        out
+    }
+
+    /// Stops the server as SIGTERM would, and starts a new one on the same database
+    /// and the same fake WhatsApp.
+    pub async fn restart(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server stops cleanly");
+        }
+        let (gateway, base, shutdown, server) = boot(&self.config, self.engine.clone()).await;
+        self.gateway = gateway;
+        self.base = base;
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn phone(text: &str) -> PhoneNumber {
+    PhoneNumber::parse(text, None).expect("valid phone")
+}
+
+/// Polls until `check` gives a value, for up to ten seconds.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..500 {
+        if let Some(value) = check().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// Asserts a problem+json answer with this status and code.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["code"], code, "problem code in {body}");
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(), "{body}");
+    body
+}

@@ -1,0 +1,10 @@
+//! The HTTP API as a client uses it: a real server on a free port, a fresh database per
+//! test (SQLite; Postgres too when WAGATE_TEST_POSTGRES names a server), and the
+//! FakeEngine standing in for WhatsApp.
+
+mod auth;
+mod helpers;
+mod messages;
+mod openapi;
+mod sessions;
+mod validation;
