@@ -2,7 +2,7 @@
 //! "scans" them, sends are recorded, and faults come on demand. It speaks no
 //! WhatsApp; end-to-end behaviour is tested against the sandbox instead.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -26,6 +26,10 @@ pub struct FakeSend {
     pub wa_id: String,
     pub to: String,
     pub text: String,
+    /// The id was delivered before: like WhatsApp, the fake acknowledges it again but
+    /// the recipient does not get a second message.
+    #[serde(default)]
+    pub repeat: bool,
 }
 
 #[derive(Default)]
@@ -43,6 +47,7 @@ struct FakeSession {
 struct State {
     sessions: HashMap<String, FakeSession>,
     sent: Vec<FakeSend>,
+    delivered: HashSet<String>,
     record: Option<File>,
     auto_link: bool,
     send_delay: Duration,
@@ -68,8 +73,13 @@ impl FakeEngine {
     /// Also appends every send to `path` as a JSON line, synced to disk before the
     /// send returns, so a test can count sends across crashes of the process.
     pub fn recording_to(self, path: &Path) -> std::io::Result<Self> {
+        let earlier = Self::read_recording(path)?;
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        self.lock().record = Some(file);
+        {
+            let mut state = self.lock();
+            state.delivered.extend(earlier.into_iter().map(|s| s.wa_id));
+            state.record = Some(file);
+        }
         Ok(self)
     }
 
@@ -260,13 +270,15 @@ impl Session for FakeSessionHandle {
             tokio::time::sleep(delay).await;
         }
         let Content::Text { body } = &message.content;
+        let mut state = self.engine.lock();
+        let repeat = !state.delivered.insert(message.wa_id.to_string());
         let record = FakeSend {
             session: self.name.clone(),
             wa_id: message.wa_id.to_string(),
             to: message.to.to_string(),
             text: body.clone(),
+            repeat,
         };
-        let mut state = self.engine.lock();
         if let Some(file) = state.record.as_mut() {
             let line = serde_json::to_string(&record).map_err(|e| SendError::Temporary(e.to_string()))?;
             writeln!(file, "{line}")
