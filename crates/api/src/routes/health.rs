@@ -15,8 +15,8 @@ pub struct Health {
 }
 
 /// Whether the server and its database answer. Needs no API key.
-#[utoipa::path(get, path = "/api/v1/health", tag = "health", security(()),
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
+#[utoipa::path(get, operation_id = "health", path = "/api/v1/health", tag = "health", security(()),
+    responses((status = 200, description = "OK", body = Health), (status = 503, description = "Not possible right now", body = Health)))]
 pub async fn health(State(gateway): State<Arc<Gateway>>) -> (StatusCode, Json<Health>) {
     let version = env!("CARGO_PKG_VERSION");
     match gateway.store.ping().await {

@@ -149,10 +149,10 @@ fn parse_send(gw: &Gateway, body: SendMessage) -> ApiResult<SendRequest> {
 ///
 /// With an `Idempotency-Key` header, repeating the same request returns the same
 /// message instead of sending twice; the same key with a different body is refused.
-#[utoipa::path(post, path = "/api/v1/messages", tag = "messages", request_body = SendMessage,
+#[utoipa::path(post, operation_id = "send_message", path = "/api/v1/messages", tag = "messages", request_body = SendMessage,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this request safe")),
-    responses((status = 202, body = Message), (status = 400, body = Problem), (status = 404, body = Problem, description = "no such session"),
-              (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 202, description = "Accepted: stored and queued", body = Message), (status = 400, description = "Malformed request", body = Problem), (status = 404, body = Problem, description = "no such session"),
+              (status = 413, description = "Body too large", body = Problem), (status = 415, description = "Body is not JSON", body = Problem), (status = 422, description = "A field is invalid", body = Problem)))]
 pub async fn send(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -223,8 +223,8 @@ pub struct MessagePage {
 }
 
 /// Lists messages, newest first, a page at a time.
-#[utoipa::path(get, path = "/api/v1/messages", tag = "messages", params(ListParams),
-    responses((status = 200, body = MessagePage), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, operation_id = "list_messages", path = "/api/v1/messages", tag = "messages", params(ListParams),
+    responses((status = 200, description = "OK", body = MessagePage), (status = 404, description = "Not found", body = Problem), (status = 422, description = "A field is invalid", body = Problem)))]
 pub async fn list(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -272,8 +272,8 @@ fn message_id(id: &str) -> ApiResult<MessageId> {
 }
 
 /// One message with its status and timestamps.
-#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
-    responses((status = 200, body = Message), (status = 404, body = Problem)))]
+#[utoipa::path(get, operation_id = "get_message", path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = Message), (status = 404, description = "Not found", body = Problem)))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -283,8 +283,8 @@ pub async fn get(
 }
 
 /// Cancels a message that is still `queued` or `scheduled`.
-#[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
-    responses((status = 200, body = Message), (status = 404, body = Problem),
+#[utoipa::path(delete, operation_id = "cancel_message", path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = Message), (status = 404, description = "Not found", body = Problem),
               (status = 409, body = Problem, description = "already on its way or done")))]
 pub async fn cancel(
     State(gw): State<Arc<Gateway>>,
@@ -295,8 +295,8 @@ pub async fn cancel(
 }
 
 /// Queues a `failed` or `cancelled` message again, with the same WhatsApp id.
-#[utoipa::path(post, path = "/api/v1/messages/{id}/resend", tag = "messages", params(("id" = String, Path)),
-    responses((status = 202, body = Message), (status = 404, body = Problem), (status = 409, body = Problem)))]
+#[utoipa::path(post, operation_id = "resend_message", path = "/api/v1/messages/{id}/resend", tag = "messages", params(("id" = String, Path)),
+    responses((status = 202, description = "Accepted: stored and queued", body = Message), (status = 404, description = "Not found", body = Problem), (status = 409, description = "Conflict with the current state", body = Problem)))]
 pub async fn resend(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,

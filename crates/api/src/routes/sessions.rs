@@ -130,17 +130,17 @@ fn session_name(name: &str) -> ApiResult<SessionName> {
 }
 
 /// The tenant's sessions, by name.
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions",
-    responses((status = 200, body = Vec<Session>), (status = 401, body = Problem)))]
+#[utoipa::path(get, operation_id = "list_sessions", path = "/api/v1/sessions", tag = "sessions",
+    responses((status = 200, description = "OK", body = Vec<Session>), (status = 401, description = "Missing or invalid API key", body = Problem)))]
 pub async fn list(State(gw): State<Arc<Gateway>>, Extension(caller): Extension<Caller>) -> ApiResult<axum::Json<Vec<Session>>> {
     let sessions = gw.sessions.list(&caller.tenant).await?;
     Ok(axum::Json(sessions.into_iter().map(Session::from).collect()))
 }
 
 /// Creates a session and starts linking it: fetch its QR code next.
-#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession,
-    responses((status = 201, body = Session), (status = 409, body = Problem, description = "the name is taken"),
-              (status = 422, body = Problem)))]
+#[utoipa::path(post, operation_id = "create_session", path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession,
+    responses((status = 201, description = "Created", body = Session), (status = 409, body = Problem, description = "the name is taken"),
+              (status = 422, description = "A field is invalid", body = Problem)))]
 pub async fn create(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -157,8 +157,8 @@ pub async fn create(
 }
 
 /// One session with its status.
-#[utoipa::path(get, path = "/api/v1/sessions/{name}", tag = "sessions", params(("name" = String, Path)),
-    responses((status = 200, body = Session), (status = 404, body = Problem)))]
+#[utoipa::path(get, operation_id = "get_session", path = "/api/v1/sessions/{name}", tag = "sessions", params(("name" = String, Path)),
+    responses((status = 200, description = "OK", body = Session), (status = 404, description = "Not found", body = Problem)))]
 pub async fn get(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -169,9 +169,9 @@ pub async fn get(
 }
 
 /// Changes a session's settings; they apply from the next send.
-#[utoipa::path(patch, path = "/api/v1/sessions/{name}", tag = "sessions", params(("name" = String, Path)),
+#[utoipa::path(patch, operation_id = "update_session", path = "/api/v1/sessions/{name}", tag = "sessions", params(("name" = String, Path)),
     request_body = UpdateSession,
-    responses((status = 200, body = Session), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, description = "OK", body = Session), (status = 404, description = "Not found", body = Problem), (status = 422, description = "A field is invalid", body = Problem)))]
 pub async fn update(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -190,8 +190,8 @@ pub async fn update(
 
 /// Stops the session, unlinks nothing on the phone, and deletes the session, its
 /// credentials and its messages.
-#[utoipa::path(delete, path = "/api/v1/sessions/{name}", tag = "sessions", params(("name" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem)))]
+#[utoipa::path(delete, operation_id = "delete_session", path = "/api/v1/sessions/{name}", tag = "sessions", params(("name" = String, Path)),
+    responses((status = 204, description = "Done"), (status = 404, description = "Not found", body = Problem)))]
 pub async fn delete(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -206,8 +206,8 @@ async fn current_qr(gw: &Gateway, caller: &Caller, name: &str) -> ApiResult<Qr> 
 }
 
 /// The QR code to scan now. QR codes rotate: fetch again after `expires_at`.
-#[utoipa::path(get, path = "/api/v1/sessions/{name}/qr", tag = "sessions", params(("name" = String, Path)),
-    responses((status = 200, body = QrCode), (status = 404, body = Problem),
+#[utoipa::path(get, operation_id = "get_qr", path = "/api/v1/sessions/{name}/qr", tag = "sessions", params(("name" = String, Path)),
+    responses((status = 200, description = "OK", body = QrCode), (status = 404, description = "Not found", body = Problem),
               (status = 409, body = Problem, description = "already connected, or logged out"),
               (status = 503, body = Problem, description = "no QR code yet")))]
 pub async fn qr(
@@ -220,9 +220,9 @@ pub async fn qr(
 }
 
 /// The QR code as a PNG image.
-#[utoipa::path(get, path = "/api/v1/sessions/{name}/qr.png", tag = "sessions", params(("name" = String, Path)),
-    responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 503, body = Problem)))]
+#[utoipa::path(get, operation_id = "get_qr_png", path = "/api/v1/sessions/{name}/qr.png", tag = "sessions", params(("name" = String, Path)),
+    responses((status = 200, description = "OK", content_type = "image/png", body = Vec<u8>), (status = 404, description = "Not found", body = Problem),
+              (status = 409, description = "Conflict with the current state", body = Problem), (status = 503, description = "Not possible right now", body = Problem)))]
 pub async fn qr_png(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -234,9 +234,9 @@ pub async fn qr_png(
 }
 
 /// The QR code as an SVG image.
-#[utoipa::path(get, path = "/api/v1/sessions/{name}/qr.svg", tag = "sessions", params(("name" = String, Path)),
-    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = Problem),
-              (status = 409, body = Problem), (status = 503, body = Problem)))]
+#[utoipa::path(get, operation_id = "get_qr_svg", path = "/api/v1/sessions/{name}/qr.svg", tag = "sessions", params(("name" = String, Path)),
+    responses((status = 200, description = "OK", content_type = "image/svg+xml", body = String), (status = 404, description = "Not found", body = Problem),
+              (status = 409, description = "Conflict with the current state", body = Problem), (status = 503, description = "Not possible right now", body = Problem)))]
 pub async fn qr_svg(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -248,10 +248,10 @@ pub async fn qr_svg(
 }
 
 /// Links by phone number instead of QR: returns a code to type on the phone.
-#[utoipa::path(post, path = "/api/v1/sessions/{name}/pair-code", tag = "sessions", params(("name" = String, Path)),
+#[utoipa::path(post, operation_id = "request_pair_code", path = "/api/v1/sessions/{name}/pair-code", tag = "sessions", params(("name" = String, Path)),
     request_body = PairCodeRequest,
-    responses((status = 200, body = PairCode), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, description = "OK", body = PairCode), (status = 404, description = "Not found", body = Problem), (status = 409, description = "Conflict with the current state", body = Problem),
+              (status = 422, description = "A field is invalid", body = Problem), (status = 503, description = "Not possible right now", body = Problem)))]
 pub async fn pair_code(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -266,8 +266,8 @@ pub async fn pair_code(
 }
 
 /// Restarts the session: it reconnects with its credentials, or shows a new QR code.
-#[utoipa::path(post, path = "/api/v1/sessions/{name}/restart", tag = "sessions", params(("name" = String, Path)),
-    responses((status = 200, body = Session), (status = 404, body = Problem)))]
+#[utoipa::path(post, operation_id = "restart_session", path = "/api/v1/sessions/{name}/restart", tag = "sessions", params(("name" = String, Path)),
+    responses((status = 200, description = "OK", body = Session), (status = 404, description = "Not found", body = Problem)))]
 pub async fn restart(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -279,8 +279,8 @@ pub async fn restart(
 
 /// Unlinks the number and deletes its credentials; the session stays, `logged_out`,
 /// and its queued messages wait for the next link.
-#[utoipa::path(post, path = "/api/v1/sessions/{name}/logout", tag = "sessions", params(("name" = String, Path)),
-    responses((status = 200, body = Session), (status = 404, body = Problem)))]
+#[utoipa::path(post, operation_id = "logout_session", path = "/api/v1/sessions/{name}/logout", tag = "sessions", params(("name" = String, Path)),
+    responses((status = 200, description = "OK", body = Session), (status = 404, description = "Not found", body = Problem)))]
 pub async fn logout(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,

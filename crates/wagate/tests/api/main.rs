@@ -7,4 +7,5 @@ mod helpers;
 mod messages;
 mod openapi;
 mod sessions;
+mod shutdown;
 mod validation;
