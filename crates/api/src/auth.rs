@@ -12,9 +12,14 @@ use crate::error::ApiError;
 
 pub use wagate_core::auth::Caller;
 
-pub async fn require_key(State(gateway): State<Arc<Gateway>>, mut request: Request, next: Next) -> Result<Response, ApiError> {
-    let key = presented_key(request.headers())
-        .ok_or_else(|| ApiError::unauthorized("send your API key in the X-API-Key header or as Authorization: Bearer <key>"))?;
+pub async fn require_key(
+    State(gateway): State<Arc<Gateway>>,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let key = presented_key(request.headers()).ok_or_else(|| {
+        ApiError::unauthorized("send your API key in the X-API-Key header or as Authorization: Bearer <key>")
+    })?;
     let caller = gateway
         .auth
         .authenticate(key)

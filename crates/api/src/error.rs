@@ -83,14 +83,22 @@ impl From<CoreError> for ApiError {
             ),
             CoreError::Unavailable(why) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why),
             CoreError::ShuttingDown => {
-                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down; try again");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting_down",
+                    "the server is shutting down; try again",
+                );
                 e.retry_after = Some(5);
                 e
             }
             CoreError::Internal(e) => {
                 // The client learns that something broke, the log learns what.
                 tracing::error!(error = format!("{e:#}"), "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "an internal error occurred; it has been logged",
+                )
             }
         }
     }

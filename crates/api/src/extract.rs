@@ -47,7 +47,11 @@ pub fn invalid_body(message: &str) -> ApiError {
 }
 
 pub fn too_large() -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than this endpoint accepts")
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is larger than this endpoint accepts",
+    )
 }
 
 /// A query string. Anything unreadable is 422 naming the parameter.

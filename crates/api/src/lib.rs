@@ -50,15 +50,18 @@ struct Security;
 impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 
 /// The routes and the OpenAPI document describing exactly them.
 fn parts(gateway: Arc<Gateway>) -> (Router<Arc<Gateway>>, utoipa::openapi::OpenApi) {
-    let protected = routes::protected()
-        .route_layer(middleware::from_fn_with_state(gateway, auth::require_key));
+    let protected = routes::protected().route_layer(middleware::from_fn_with_state(gateway, auth::require_key));
     OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(routes::public()).merge(protected).split_for_parts()
 }
 
@@ -77,10 +80,18 @@ pub fn app(gateway: Arc<Gateway>) -> Router {
     let (api, doc) = parts(gateway.clone());
     api.merge(SwaggerUi::new("/docs").url(OPENAPI_PATH, doc))
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such route; the API lives under /api/v1, documented at /docs")
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                "no such route; the API lives under /api/v1, documented at /docs",
+            )
         })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that HTTP method")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that HTTP method",
+            )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(TraceLayer::new_for_http())

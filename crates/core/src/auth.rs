@@ -53,11 +53,8 @@ impl Auth {
             return Ok(caller.clone());
         }
         let record = self.store.api_key_by_hash(&hash).await.context("look up API key")?;
-        let caller = record.filter(|r| r.revoked_at.is_none()).map(|r| Caller {
-            tenant: r.tenant,
-            key_id: r.id,
-            role: r.role,
-        });
+        let caller =
+            record.filter(|r| r.revoked_at.is_none()).map(|r| Caller { tenant: r.tenant, key_id: r.id, role: r.role });
         let mut cache = self.lock();
         if cache.len() >= CACHE_MAX {
             cache.clear();
@@ -73,7 +70,9 @@ impl Auth {
         match configured {
             Some(secret) => {
                 if self.store.api_key_by_hash(&hash_key(secret)).await.context("look up configured key")?.is_none() {
-                    let created = self.insert(TenantId::default_tenant(), "from WAGATE_API_KEY", "admin", secret.to_owned()).await?;
+                    let created = self
+                        .insert(TenantId::default_tenant(), "from WAGATE_API_KEY", "admin", secret.to_owned())
+                        .await?;
                     tracing::info!(key = %created.record.prefix, "stored the admin key from WAGATE_API_KEY");
                 }
                 Ok(None)

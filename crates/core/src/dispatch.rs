@@ -165,7 +165,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_caps() {
-        let config = DispatchConfig { retry_base: Duration::from_secs(1), retry_max: Duration::from_secs(10), ..Default::default() };
+        let config = DispatchConfig {
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(10),
+            ..Default::default()
+        };
         let first = backoff(&config, 1);
         assert!(first >= Duration::from_millis(800) && first <= Duration::from_millis(1200), "{first:?}");
         let third = backoff(&config, 3);

@@ -5,11 +5,11 @@ use wagate_engine::Engine;
 use wagate_store::{SessionSettings, Store};
 use wagate_types::Country;
 
+use crate::Result;
 use crate::accept::Accepter;
 use crate::auth::Auth;
 use crate::dispatch::DispatchConfig;
 use crate::sessions::Sessions;
-use crate::Result;
 
 /// Settings the services need, from wagate's configuration.
 #[derive(Debug, Clone, Default)]

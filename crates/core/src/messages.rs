@@ -5,7 +5,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 use wagate_engine::{Content, OutgoingMessage};
 use wagate_store::{AcceptOutcome, Idempotency, MessageFilter, MessageRecord, NewMessage, Transition};
-use wagate_types::{ChatId, Direction, MessageId, MessageStatus, Priority, Recipient, SessionName, TenantId, WaMessageId};
+use wagate_types::{
+    ChatId, Direction, MessageId, MessageStatus, Priority, Recipient, SessionName, TenantId, WaMessageId,
+};
 
 use crate::{Error, Gateway, Result};
 

@@ -93,7 +93,12 @@ impl Sessions {
         Ok(())
     }
 
-    pub async fn create(&self, tenant: &TenantId, name: &SessionName, settings: &SessionSettings) -> Result<SessionRecord> {
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        name: &SessionName,
+        settings: &SessionSettings,
+    ) -> Result<SessionRecord> {
         let record = self.inner.store.create_session(tenant, name, settings, OffsetDateTime::now_utc()).await?;
         self.remember(&record);
         self.start(&record).await?;
@@ -130,7 +135,12 @@ impl Sessions {
         Ok(record.id)
     }
 
-    pub async fn update_settings(&self, tenant: &TenantId, name: &SessionName, settings: SessionSettings) -> Result<SessionRecord> {
+    pub async fn update_settings(
+        &self,
+        tenant: &TenantId,
+        name: &SessionName,
+        settings: SessionSettings,
+    ) -> Result<SessionRecord> {
         let record = self.get(tenant, name).await?;
         let updated = self
             .inner
@@ -180,7 +190,11 @@ impl Sessions {
             push_name: None,
             last_seen_at: None,
         };
-        self.inner.store.set_session_state(record.id, &state, OffsetDateTime::now_utc()).await.context("save session state")?;
+        self.inner
+            .store
+            .set_session_state(record.id, &state, OffsetDateTime::now_utc())
+            .await
+            .context("save session state")?;
         self.get(tenant, name).await
     }
 
@@ -189,10 +203,17 @@ impl Sessions {
         let record = self.get(tenant, name).await?;
         let live = self.runtime(record.id).map(|rt| rt.live.borrow().clone());
         match live {
-            Some(Live { qr: Some(qr), status: SessionStatus::QrReady }) if qr.expires_at > OffsetDateTime::now_utc() => Ok(qr),
-            Some(Live { status: SessionStatus::Connected, .. }) => Err(Error::Conflict("the session is already linked and connected".into())),
+            Some(Live { qr: Some(qr), status: SessionStatus::QrReady })
+                if qr.expires_at > OffsetDateTime::now_utc() =>
+            {
+                Ok(qr)
+            }
+            Some(Live { status: SessionStatus::Connected, .. }) => {
+                Err(Error::Conflict("the session is already linked and connected".into()))
+            }
             _ if record.status == SessionStatus::LoggedOut => Err(Error::Conflict(
-                "the session is logged out: POST /api/v1/sessions/{name}/restart for a new QR code".replace("{name}", name.as_str()),
+                "the session is logged out: POST /api/v1/sessions/{name}/restart for a new QR code"
+                    .replace("{name}", name.as_str()),
             )),
             _ => Err(Error::Unavailable(format!("no QR code right now: the session is {}", record.status))),
         }
@@ -219,7 +240,8 @@ impl Sessions {
 
     /// Stops every session: sends in flight finish, events already reported are saved.
     pub async fn shutdown(&self) {
-        let ids: Vec<SessionId> = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+        let ids: Vec<SessionId> =
+            self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
         for id in ids {
             self.stop(id).await;
         }
@@ -232,7 +254,13 @@ impl Sessions {
         if released > 0 {
             info!(session = %record.name, released, "messages from an interrupted send are queued again");
         }
-        let starting = SessionState { status: SessionStatus::Starting, reason: None, phone: None, push_name: None, last_seen_at: None };
+        let starting = SessionState {
+            status: SessionStatus::Starting,
+            reason: None,
+            phone: None,
+            push_name: None,
+            last_seen_at: None,
+        };
         store.set_session_state(record.id, &starting, now).await.context("save session state")?;
 
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
@@ -322,7 +350,13 @@ async fn run_events(rt: Arc<Runtime>, store: Store, mut events: mpsc::Receiver<E
 #[tracing::instrument(skip_all, fields(session = %rt.name))]
 async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
     let now = OffsetDateTime::now_utc();
-    let state = |status, reason: Option<String>| SessionState { status, reason, phone: None, push_name: None, last_seen_at: None };
+    let state = |status, reason: Option<String>| SessionState {
+        status,
+        reason,
+        phone: None,
+        push_name: None,
+        last_seen_at: None,
+    };
     let (new_state, qr) = match event {
         EngineEvent::Qr { code, expires_at } => (state(SessionStatus::QrReady, None), Some(Qr { code, expires_at })),
         EngineEvent::Connected { phone, push_name } => {

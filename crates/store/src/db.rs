@@ -57,7 +57,9 @@ impl Store {
     pub async fn connect_without_migrating(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| {
-            sqlx::Error::Configuration(format!("unsupported database URL '{}': use sqlite:// or postgres://", redact(url)).into())
+            sqlx::Error::Configuration(
+                format!("unsupported database URL '{}': use sqlite:// or postgres://", redact(url)).into(),
+            )
         })?;
         let options: AnyConnectOptions = url.parse()?;
         let pool = match backend {
@@ -136,6 +138,14 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+impl Store {
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,13 +155,5 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://data/w.db"), "sqlite://data/w.db");
-    }
-}
-
-impl Store {
-    /// Whether the database answers.
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
     }
 }

@@ -11,6 +11,7 @@ mod keys;
 mod messages;
 mod model;
 mod sessions;
+mod statement;
 mod time_ms;
 
 pub use db::{Backend, Store, redact};

@@ -1,12 +1,13 @@
 use std::collections::HashMap;
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{Any, QueryBuilder, Row};
 use time::OffsetDateTime;
 use wagate_types::{
     ChatId, Direction, MessageId, MessageStatus, Priority, ReceiptKind, SessionId, SessionName, TenantId, WaMessageId,
 };
 
+use crate::statement::Statement;
 use crate::time_ms::{from_ms, opt_from_ms, to_ms};
 use crate::{
     AcceptOutcome, AttemptResult, Backend, MessageFilter, MessageRecord, NewMessage, Result, Store, StoreError,
@@ -46,17 +47,20 @@ impl Store {
                 });
                 continue;
             }
-            let earlier = sqlx::query("SELECT request_hash, message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
-                .bind(msg.tenant.as_str())
-                .bind(idem.key.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+            let earlier =
+                sqlx::query("SELECT request_hash, message_id FROM idempotency_keys WHERE tenant_id = $1 AND key = $2")
+                    .bind(msg.tenant.as_str())
+                    .bind(idem.key.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
             match earlier {
                 Some(row) => {
                     let hash: String = row.try_get("request_hash")?;
                     let id: String = row.try_get("message_id")?;
                     outcomes[i] = Some(if hash == idem.request_hash {
-                        let sql = format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+                        let sql = format!(
+                            "SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1"
+                        );
                         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&mut *tx).await?;
                         AcceptOutcome::Replayed(message_from_row(&row)?)
                     } else {
@@ -71,11 +75,11 @@ impl Store {
         }
 
         for chunk in to_insert.chunks(INSERT_CHUNK) {
-            let mut insert = QueryBuilder::<Any>::new(
+            let mut insert = Statement::new(
                 "INSERT INTO messages (id, tenant_id, session_id, direction, chat, recipient, kind, content, wa_id, \
                  status, priority, send_at, next_attempt_at, attempts, created_at, queued_at, updated_at) ",
             );
-            insert.push_values(chunk.iter().map(|&i| &batch[i]), |mut row, msg| {
+            insert.push_values(chunk.iter().map(|&i| &batch[i]), |row, msg| {
                 let created = to_ms(msg.created_at);
                 row.push_bind(msg.id.to_string())
                     .push_bind(msg.tenant.as_str().to_owned())
@@ -95,15 +99,15 @@ impl Store {
                     .push_bind(created)
                     .push_bind(created);
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.build()?.execute(&mut *tx).await?;
         }
 
         let keyed: Vec<&NewMessage> =
             to_insert.iter().map(|&i| &batch[i]).filter(|m| m.idempotency.is_some()).collect();
         for chunk in keyed.chunks(INSERT_CHUNK) {
             let mut insert =
-                QueryBuilder::<Any>::new("INSERT INTO idempotency_keys (tenant_id, key, request_hash, message_id, created_at) ");
-            insert.push_values(chunk, |mut row, msg| {
+                Statement::new("INSERT INTO idempotency_keys (tenant_id, key, request_hash, message_id, created_at) ");
+            insert.push_values(chunk, |row, msg| {
                 let idem = msg.idempotency.as_ref().expect("filtered on idempotency");
                 row.push_bind(msg.tenant.as_str().to_owned())
                     .push_bind(idem.key.as_str().to_owned())
@@ -111,7 +115,7 @@ impl Store {
                     .push_bind(msg.id.to_string())
                     .push_bind(to_ms(msg.created_at));
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.build()?.execute(&mut *tx).await?;
         }
         tx.commit().await?;
 
@@ -122,8 +126,9 @@ impl Store {
     }
 
     pub async fn message(&self, tenant: &TenantId, id: MessageId) -> Result<Option<MessageRecord>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.tenant_id = $1 AND m.id = $2");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.tenant_id = $1 AND m.id = $2"
+        );
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.as_str())
             .bind(id.to_string())
@@ -134,7 +139,7 @@ impl Store {
 
     /// A tenant's messages matching `filter`, newest first.
     pub async fn messages(&self, tenant: &TenantId, filter: &MessageFilter) -> Result<Vec<MessageRecord>> {
-        let mut q = QueryBuilder::<Any>::new(format!(
+        let mut q = Statement::new(format!(
             "SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.tenant_id = "
         ));
         q.push_bind(tenant.as_str().to_owned());
@@ -157,7 +162,7 @@ impl Store {
             q.push(" AND m.id < ").push_bind(before.to_string());
         }
         q.push(" ORDER BY m.id DESC LIMIT ").push_bind(i64::from(filter.limit));
-        let rows = q.build().fetch_all(&self.pool).await?;
+        let rows = q.build()?.fetch_all(&self.pool).await?;
         rows.iter().map(message_from_row).collect()
     }
 
@@ -193,7 +198,8 @@ impl Store {
         match claimed {
             Some(row) => {
                 let id: String = row.try_get("id")?;
-                let sql = format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+                let sql =
+                    format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
                 let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
                 Ok(Some(message_from_row(&row)?))
             }
@@ -293,7 +299,7 @@ impl Store {
                  sent_at = COALESCE(sent_at, $3), failed_at = NULL, error = NULL, \
                  status = CASE WHEN status IN ({from}) THEN $4 ELSE status END, lease_until = NULL, updated_at = $3 \
                  WHERE session_id = $1 AND wa_id = $2 AND direction = 'outbound' \
-                   AND status IN ('sending', 'sent', 'delivered', 'read', 'played', 'failed') \
+                   AND status IN ('sending', 'sent', 'delivered', 'read', 'played', 'failed') AND status <> $4 \
                  RETURNING id, status"
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -375,8 +381,8 @@ fn record_of_new(msg: &NewMessage) -> MessageRecord {
         wa_id: msg.wa_id.clone(),
         status: initial_status(msg),
         priority: msg.priority,
-        send_at: msg.send_at,
-        next_attempt_at: msg.send_at.unwrap_or(msg.created_at),
+        send_at: msg.send_at.map(truncate_ms),
+        next_attempt_at: truncate_ms(msg.send_at.unwrap_or(msg.created_at)),
         attempts: 0,
         error: None,
         created_at: truncate_ms(msg.created_at),

@@ -144,6 +144,7 @@ pub enum AttemptResult {
 
 /// What a status change by a client found.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant, reason = "short-lived return value; boxing buys nothing")]
 pub enum Transition {
     Done(MessageRecord),
     /// The message exists but is in a status that does not allow the change.

@@ -6,7 +6,8 @@ use wagate_types::{SessionId, SessionName, SessionStatus, TenantId};
 use crate::time_ms::{from_ms, opt_from_ms, to_ms};
 use crate::{Result, SessionRecord, SessionSettings, SessionState, Store, StoreError};
 
-const COLUMNS: &str = "id, tenant_id, name, status, status_reason, phone, push_name, last_seen_at, settings, created_at, updated_at";
+const COLUMNS: &str =
+    "id, tenant_id, name, status, status_reason, phone, push_name, last_seen_at, settings, created_at, updated_at";
 
 impl Store {
     pub async fn create_session(

@@ -28,7 +28,8 @@ pub struct ChatId(String);
 impl ChatId {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         let input = input.trim();
-        let invalid = || ParseError::new(format!("'{input}' is not a WhatsApp JID (user@s.whatsapp.net, id@g.us, id@lid)"));
+        let invalid =
+            || ParseError::new(format!("'{input}' is not a WhatsApp JID (user@s.whatsapp.net, id@g.us, id@lid)"));
         let (user, server) = input.split_once('@').ok_or_else(invalid)?;
         // `c.us` is the older spelling of a user's server that many clients still send.
         let server = if server == "c.us" { "s.whatsapp.net" } else { server };

@@ -17,9 +17,7 @@ impl MessageId {
     }
 
     pub fn parse(input: &str) -> Result<Self, ParseError> {
-        Uuid::try_parse(input)
-            .map(Self)
-            .map_err(|_| ParseError::new("a message id is a UUID"))
+        Uuid::try_parse(input).map(Self).map_err(|_| ParseError::new("a message id is a UUID"))
     }
 }
 
@@ -128,9 +126,7 @@ pub struct IdempotencyKey(String);
 impl IdempotencyKey {
     pub fn parse(input: &str) -> Result<Self, ParseError> {
         if input.is_empty() || input.len() > 255 || !input.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ParseError::new(
-                "Idempotency-Key must be 1-255 visible ASCII characters",
-            ));
+            return Err(ParseError::new("Idempotency-Key must be 1-255 visible ASCII characters"));
         }
         Ok(Self(input.to_owned()))
     }

@@ -40,9 +40,7 @@ impl PhoneNumber {
             None
         };
         let attempt = |country: Option<Country>, text: &str| {
-            phonenumber::parse(country.map(|c| c.0), text)
-                .ok()
-                .filter(|n| n.is_valid())
+            phonenumber::parse(country.map(|c| c.0), text).ok().filter(|n| n.is_valid())
         };
         let number = match (international, default_country) {
             (Some(text), _) => attempt(None, &text),

@@ -80,6 +80,16 @@ impl Default for Config {
     }
 }
 
+/// Top-level options, so `WAGATE_*` variables meant for other tools (or a shell's
+/// `WAGATE_KEY`) are not mistaken for misspelt options.
+const OPTIONS: [&str; 9] =
+    ["bind", "data_dir", "database_url", "api_key", "api_key_file", "default_country", "log", "throttle", "delivery"];
+
+fn is_option(key: &str) -> bool {
+    let top = key.split("__").next().unwrap_or(key);
+    OPTIONS.iter().any(|option| top.eq_ignore_ascii_case(option))
+}
+
 fn hide<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     value.as_ref().map(|_| "***").serialize(s)
 }
@@ -98,7 +108,7 @@ impl Config {
             None => figment = figment.merge(Toml::file("wagate.toml")),
         }
         let mut config: Config = figment
-            .merge(Env::prefixed("WAGATE_").split("__"))
+            .merge(Env::prefixed("WAGATE_").filter(|key| is_option(key.as_str())).split("__"))
             .extract()
             .context("invalid configuration")?;
         if let Some(path) = &config.api_key_file {
@@ -158,6 +168,8 @@ impl Config {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
@@ -175,13 +187,28 @@ mod tests {
     #[test]
     fn env_wins_over_the_file() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("wagate.toml", "bind = \"0.0.0.0:9000\"\ndefault_country = \"LB\"\n[throttle]\nmin_delay_ms = 1\nmax_delay_ms = 2\n")?;
+            jail.create_file(
+                "wagate.toml",
+                "bind = \"0.0.0.0:9000\"\ndefault_country = \"LB\"\n[throttle]\nmin_delay_ms = 1\nmax_delay_ms = 2\n",
+            )?;
             jail.set_env("WAGATE_BIND", "127.0.0.1:9100");
             jail.set_env("WAGATE_THROTTLE__MAX_DELAY_MS", "50");
             let config = Config::load(None).expect("loads");
             assert_eq!(config.bind.to_string(), "127.0.0.1:9100");
             assert_eq!((config.throttle.min_delay_ms, config.throttle.max_delay_ms), (1, 50));
             assert!(config.country().unwrap().is_some());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn other_wagate_variables_are_not_options() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WAGATE_KEY", "wag_from_the_quickstart");
+            jail.set_env("WAGATE_TEST_POSTGRES", "postgres://x");
+            jail.set_env("WAGATE_LOG", "debug");
+            let config = Config::load(None).expect("loads");
+            assert_eq!(config.log, "debug");
             Ok(())
         });
     }

@@ -81,7 +81,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         println!("\nCreated the admin API key. It is shown only this once; keep it:\n\n    export WAGATE_KEY={key}\n");
     }
     let listener = TcpListener::bind(config.bind).await.with_context(|| format!("listen on {}", config.bind))?;
-    println!("wagate {} is listening on http://{} (API docs: http://{}/docs)", env!("CARGO_PKG_VERSION"), config.bind, config.bind);
+    println!(
+        "wagate {} is listening on http://{} (API docs: http://{}/docs)",
+        env!("CARGO_PKG_VERSION"),
+        config.bind,
+        config.bind
+    );
     serve(listener, running.gateway, shutdown_signal()).await
 }
 

@@ -51,7 +51,11 @@ pub async fn start(config: &Config, store: Store, engine: Arc<dyn Engine>) -> an
 
 /// Serves the API on `listener` until `shutdown` completes, then stops the gateway:
 /// no new requests, accepted messages stored, sends in flight finished, sessions closed.
-pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let app = wagate_api::app(gateway.clone());
     info!(address = %listener.local_addr()?, "wagate is listening");
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;

@@ -30,10 +30,12 @@ fn child_server() {
     let dir = PathBuf::from(dir);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
-        let mut config = Config::default();
-        config.data_dir = dir.clone();
-        config.database_url = Some(std::env::var("WAGATE_CRASH_DB").unwrap());
-        config.api_key = Some(SecretString::from(KEY));
+        let mut config = Config {
+            data_dir: dir.clone(),
+            database_url: Some(std::env::var("WAGATE_CRASH_DB").unwrap()),
+            api_key: Some(SecretString::from(KEY)),
+            ..Config::default()
+        };
         config.throttle.min_delay_ms = 0;
         config.throttle.max_delay_ms = 0;
         let engine = FakeEngine::new().auto_linked().recording_to(&dir.join("sent.jsonl")).unwrap();
@@ -54,7 +56,7 @@ struct Server {
 
 async fn launch(dir: &Path, db: &str) -> Server {
     let _ = std::fs::remove_file(dir.join("port"));
-    let child = Command::new(std::env::current_exe().unwrap())
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child_server", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .env("WAGATE_CRASH_DB", db)
@@ -68,6 +70,8 @@ async fn launch(dir: &Path, db: &str) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("the server process did not start");
 }
 
@@ -94,6 +98,15 @@ fn database(dir: &Path) -> String {
             format!("{}/{name}", server.rsplit_once('/').unwrap().0)
         }
         _ => format!("sqlite://{}?mode=rwc", dir.join("wagate.db").display()),
+    }
+}
+
+async fn drop_database(url: &str) {
+    use sqlx::{Connection, Executor};
+    let (Ok(server), Some((_, name))) = (std::env::var("WAGATE_TEST_POSTGRES"), url.rsplit_once('/')) else { return };
+    if url.starts_with("postgres") && name.starts_with("wagate_crash_") {
+        let mut conn = sqlx::AnyConnection::connect(&server).await.unwrap();
+        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
     }
 }
 
@@ -146,7 +159,10 @@ async fn accepted_messages_survive_kill_9_and_are_sent_once() {
         drop(answered);
         // Kill once a random number of the requests have been answered, plus a random
         // moment more: some requests are in flight, some messages are being sent.
-        let (wait_for, extra) = { let mut rng = rand::rng(); (rng.random_range(1..180), rng.random_range(0..5)) };
+        let (wait_for, extra) = {
+            let mut rng = rand::rng();
+            (rng.random_range(1..180), rng.random_range(0..5))
+        };
         for _ in 0..wait_for {
             if answers.recv().await.is_none() {
                 break;
@@ -206,6 +222,7 @@ async fn accepted_messages_survive_kill_9_and_are_sent_once() {
     // A kill between WhatsApp's acknowledgement and the database write makes the wire
     // carry an id twice; the stored id is what keeps that from reaching the recipient.
     let repeats = sends.iter().filter(|s| s.repeat).count();
+    drop_database(&db).await;
     println!(
         "accepted {} messages (answered 202) over 4 kills; {} delivered once each; {repeats} wire repeats of a delivered id",
         accepted.len(),

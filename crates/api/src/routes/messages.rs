@@ -15,9 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use wagate_core::messages::{ListRequest, MessageContent, SendRequest};
 use wagate_core::{Gateway, MessageRecord};
 use wagate_store::Idempotency;
-use wagate_types::{
-    Direction, IdempotencyKey, MessageId, MessageStatus, Priority, Recipient, SessionName,
-};
+use wagate_types::{Direction, IdempotencyKey, MessageId, MessageStatus, Priority, Recipient, SessionName};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -109,30 +107,33 @@ pub struct SendMessage {
 }
 
 fn content_is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            let v = v.trim();
-            v.eq_ignore_ascii_case("application/json") || (v.starts_with("application/") && v.ends_with("+json"))
-        })
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(|v| {
+        let v = v.trim();
+        v.eq_ignore_ascii_case("application/json") || (v.starts_with("application/") && v.ends_with("+json"))
+    })
 }
 
 fn parse_send(gw: &Gateway, body: SendMessage) -> ApiResult<SendRequest> {
     let session = SessionName::parse(body.session.as_deref().unwrap_or("default"))
         .map_err(|e| ApiError::invalid_field("session", e.to_string()))?;
-    let to = Recipient::parse(&body.to, gw.config.default_country).map_err(|e| ApiError::invalid_field("to", e.to_string()))?;
+    let to = Recipient::parse(&body.to, gw.config.default_country)
+        .map_err(|e| ApiError::invalid_field("to", e.to_string()))?;
     if body.text.trim().is_empty() {
         return Err(ApiError::invalid_field("text", "must not be empty"));
     }
     if body.text.chars().count() > MessageContent::MAX_TEXT {
-        return Err(ApiError::invalid_field("text", format!("must be at most {} characters", MessageContent::MAX_TEXT)));
+        return Err(ApiError::invalid_field(
+            "text",
+            format!("must be at most {} characters", MessageContent::MAX_TEXT),
+        ));
     }
     let send_at = body
         .send_at
         .as_deref()
-        .map(|s| OffsetDateTime::parse(s, &Rfc3339).map_err(|_| ApiError::invalid_field("send_at", "must be an RFC 3339 time like 2030-01-31T09:00:00Z")))
+        .map(|s| {
+            OffsetDateTime::parse(s, &Rfc3339)
+                .map_err(|_| ApiError::invalid_field("send_at", "must be an RFC 3339 time like 2030-01-31T09:00:00Z"))
+        })
         .transpose()?;
     Ok(SendRequest {
         session,
@@ -170,15 +171,15 @@ pub async fn send(
             "send the body as JSON with Content-Type: application/json",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let key = v
-                .to_str()
-                .ok()
-                .and_then(|s| IdempotencyKey::parse(s).ok())
-                .ok_or_else(|| ApiError::invalid_field("Idempotency-Key", "must be 1-255 visible ASCII characters"))?;
+            let key =
+                v.to_str().ok().and_then(|s| IdempotencyKey::parse(s).ok()).ok_or_else(|| {
+                    ApiError::invalid_field("Idempotency-Key", "must be 1-255 visible ASCII characters")
+                })?;
             // serde_json sorts object keys, so the hash ignores key order and spacing.
             let request_hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
             Some(Idempotency { key, request_hash })
@@ -189,7 +190,9 @@ pub async fn send(
     request.idempotency = idempotency;
     let accepted = gw.send_message(&caller.tenant, request).await?;
     let location = format!("/api/v1/messages/{}", accepted.message.id);
-    let mut response = (StatusCode::ACCEPTED, [(header::LOCATION, location)], axum::Json(Message::from(accepted.message))).into_response();
+    let mut response =
+        (StatusCode::ACCEPTED, [(header::LOCATION, location)], axum::Json(Message::from(accepted.message)))
+            .into_response();
     if accepted.replayed {
         response.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
     }
@@ -242,15 +245,22 @@ pub async fn list(
     let chat = params
         .chat
         .as_deref()
-        .map(|c| Recipient::parse(c, gw.config.default_country).map(|r| r.chat).map_err(|e| ApiError::invalid_field("chat", e.to_string())))
+        .map(|c| {
+            Recipient::parse(c, gw.config.default_country)
+                .map(|r| r.chat)
+                .map_err(|e| ApiError::invalid_field("chat", e.to_string()))
+        })
         .transpose()?;
     let since = params
         .since
         .as_deref()
-        .map(|s| OffsetDateTime::parse(s, &Rfc3339).map_err(|_| ApiError::invalid_field("since", "must be an RFC 3339 time")))
+        .map(|s| {
+            OffsetDateTime::parse(s, &Rfc3339).map_err(|_| ApiError::invalid_field("since", "must be an RFC 3339 time"))
+        })
         .transpose()?;
     let before = params.cursor.as_deref().map(decode_cursor).transpose()?;
-    let request = ListRequest { session, status: params.status, direction: params.direction, chat, since, before, limit };
+    let request =
+        ListRequest { session, status: params.status, direction: params.direction, chat, since, before, limit };
     let records = gw.list_messages(&caller.tenant, request).await?;
     let next_cursor = (records.len() == limit as usize).then(|| records.last().map(|r| encode_cursor(r.id))).flatten();
     Ok(axum::Json(MessagePage { data: records.into_iter().map(Message::from).collect(), next_cursor }))
@@ -305,4 +315,3 @@ pub async fn resend(
     let record = gw.resend_message(&caller.tenant, message_id(&id)?).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(record.into())))
 }
-

@@ -1,8 +1,8 @@
 //! Routes by feature. Each handler carries its OpenAPI description.
 
 mod health;
-mod qr_image;
 mod messages;
+mod qr_image;
 mod sessions;
 
 use std::sync::Arc;

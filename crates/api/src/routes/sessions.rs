@@ -57,10 +57,16 @@ const MAX_DELAY_MS: u64 = 3_600_000;
 impl Throttle {
     fn apply(self, settings: &mut SessionSettings) -> ApiResult<()> {
         if self.min_delay_ms > self.max_delay_ms {
-            return Err(ApiError::invalid_field("settings.throttle.min_delay_ms", "must not be larger than max_delay_ms"));
+            return Err(ApiError::invalid_field(
+                "settings.throttle.min_delay_ms",
+                "must not be larger than max_delay_ms",
+            ));
         }
         if self.max_delay_ms > MAX_DELAY_MS {
-            return Err(ApiError::invalid_field("settings.throttle.max_delay_ms", "must be at most 3600000 (one hour)"));
+            return Err(ApiError::invalid_field(
+                "settings.throttle.max_delay_ms",
+                "must be at most 3600000 (one hour)",
+            ));
         }
         settings.throttle_min_ms = self.min_delay_ms;
         settings.throttle_max_ms = self.max_delay_ms;
@@ -78,7 +84,10 @@ impl From<SessionRecord> for Session {
             push_name: r.push_name,
             last_seen_at: opt_rfc3339(r.last_seen_at),
             settings: Settings {
-                throttle: Throttle { min_delay_ms: r.settings.throttle_min_ms, max_delay_ms: r.settings.throttle_max_ms },
+                throttle: Throttle {
+                    min_delay_ms: r.settings.throttle_min_ms,
+                    max_delay_ms: r.settings.throttle_max_ms,
+                },
             },
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
@@ -132,7 +141,10 @@ fn session_name(name: &str) -> ApiResult<SessionName> {
 /// The tenant's sessions, by name.
 #[utoipa::path(get, operation_id = "list_sessions", path = "/api/v1/sessions", tag = "sessions",
     responses((status = 200, description = "OK", body = Vec<Session>), (status = 401, description = "Missing or invalid API key", body = Problem)))]
-pub async fn list(State(gw): State<Arc<Gateway>>, Extension(caller): Extension<Caller>) -> ApiResult<axum::Json<Vec<Session>>> {
+pub async fn list(
+    State(gw): State<Arc<Gateway>>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<axum::Json<Vec<Session>>> {
     let sessions = gw.sessions.list(&caller.tenant).await?;
     Ok(axum::Json(sessions.into_iter().map(Session::from).collect()))
 }

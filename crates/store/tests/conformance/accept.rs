@@ -39,7 +39,8 @@ async fn batch_is_stored_as_returned(db: &TestDb) {
         assert_eq!((record.created_at, record.queued_at), (ms(now), Some(ms(now))));
         assert_eq!(get(&db.store, sent.id).await, *record, "read back differs from what accept returned");
     }
-    let stored: Vec<_> = outcomes.iter().filter_map(|o| if let AcceptOutcome::Created(r) = o { Some(r) } else { None }).collect();
+    let stored: Vec<_> =
+        outcomes.iter().filter_map(|o| if let AcceptOutcome::Created(r) = o { Some(r) } else { None }).collect();
     assert_eq!(stored[0].status, MessageStatus::Queued);
     assert_eq!(stored[0].next_attempt_at, ms(now));
     assert_eq!(stored[2].status, MessageStatus::Scheduled);
@@ -53,7 +54,7 @@ async fn same_key_and_request_later_replays(db: &TestDb) {
     let [AcceptOutcome::Created(original)] = &first[..] else { panic!("expected Created, got {first:?}") };
     let retry = keyed(text(&session, t0() + secs(30)), "order-1", "h1");
 
-    let outcomes = db.store.accept_messages(&[retry.clone()]).await.unwrap();
+    let outcomes = db.store.accept_messages(std::slice::from_ref(&retry)).await.unwrap();
 
     let [AcceptOutcome::Replayed(replayed)] = &outcomes[..] else { panic!("expected Replayed, got {outcomes:?}") };
     assert_eq!(replayed, original);
@@ -81,10 +82,15 @@ async fn key_repeated_inside_one_batch(db: &TestDb) {
     let clash = keyed(text(&session, t0()), "k", "different");
     let unkeyed = text(&session, t0());
 
-    let outcomes = db.store.accept_messages(&[first.clone(), repeat.clone(), clash.clone(), unkeyed.clone()]).await.unwrap();
+    let outcomes =
+        db.store.accept_messages(&[first.clone(), repeat.clone(), clash.clone(), unkeyed.clone()]).await.unwrap();
 
-    let [AcceptOutcome::Created(created), AcceptOutcome::Replayed(replayed), AcceptOutcome::KeyReused, AcceptOutcome::Created(_)] =
-        &outcomes[..]
+    let [
+        AcceptOutcome::Created(created),
+        AcceptOutcome::Replayed(replayed),
+        AcceptOutcome::KeyReused,
+        AcceptOutcome::Created(_),
+    ] = &outcomes[..]
     else {
         panic!("expected Created, Replayed, KeyReused, Created; got {outcomes:?}")
     };

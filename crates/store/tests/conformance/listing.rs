@@ -19,7 +19,13 @@ async fn ids(db: &TestDb, filter: MessageFilter) -> Vec<MessageId> {
 
 /// Stores an inbound message the way the engine's receive path would; the store has
 /// no method for it yet, so this is raw SQL.
-async fn insert_inbound(db: &TestDb, session: &SessionRecord, from: &str, wa_id: &WaMessageId, at: time::OffsetDateTime) -> MessageId {
+async fn insert_inbound(
+    db: &TestDb,
+    session: &SessionRecord,
+    from: &str,
+    wa_id: &WaMessageId,
+    at: time::OffsetDateTime,
+) -> MessageId {
     let id = MessageId::new();
     let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
     let pool = db.raw().await;
@@ -81,7 +87,10 @@ async fn filters_select_matching_messages(db: &TestDb) {
     assert_eq!(ids(db, combined).await, [d]);
     assert_eq!(ids(db, MessageFilter { limit: 2, ..all() }).await, [reply, d]);
     let inbound = db.store.message(&tenant(), reply).await.unwrap().expect("stored");
-    assert_eq!((inbound.direction, inbound.status, inbound.read_at), (Direction::Inbound, MessageStatus::Received, None));
+    assert_eq!(
+        (inbound.direction, inbound.status, inbound.read_at),
+        (Direction::Inbound, MessageStatus::Received, None)
+    );
 }
 
 async fn cursor_pages_cover_every_message_once(db: &TestDb) {

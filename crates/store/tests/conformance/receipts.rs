@@ -22,7 +22,13 @@ async fn sent_message(db: &TestDb, session: &SessionRecord) -> MessageRecord {
     get(&db.store, msg.id).await
 }
 
-async fn receipt(db: &TestDb, session: &SessionRecord, wa_id: &WaMessageId, kind: ReceiptKind, at: time::OffsetDateTime) -> Vec<MessageId> {
+async fn receipt(
+    db: &TestDb,
+    session: &SessionRecord,
+    wa_id: &WaMessageId,
+    kind: ReceiptKind,
+    at: time::OffsetDateTime,
+) -> Vec<MessageId> {
     db.store.apply_receipt(session.id, std::slice::from_ref(wa_id), kind, at).await.unwrap()
 }
 
@@ -112,7 +118,10 @@ async fn cancel_only_while_waiting(db: &TestDb) {
 
     let unknown = db.store.cancel_message(&tenant(), MessageId::new(), cancel_at).await.unwrap();
     assert_eq!(unknown, Transition::NotFound);
-    assert_eq!(db.store.claim_next(session.id, t0() + secs(7200), t0() + secs(7300)).await.unwrap().map(|m| m.id), None);
+    // Past the scheduled time only the claim whose lease ran out is due again.
+    let (later, lease) = (t0() + secs(7200), t0() + secs(7300));
+    assert_eq!(db.store.claim_next(session.id, later, lease).await.unwrap().map(|m| m.id), Some(sending.id));
+    assert_eq!(db.store.claim_next(session.id, later, lease).await.unwrap(), None);
 }
 
 async fn resend_only_failed_or_cancelled(db: &TestDb) {
@@ -127,7 +136,10 @@ async fn resend_only_failed_or_cancelled(db: &TestDb) {
 
     let Transition::Done(resent) = done else { panic!("expected Done, got {done:?}") };
     assert_eq!((resent.status, resent.attempts, resent.error.as_deref()), (MessageStatus::Queued, 0, None));
-    assert_eq!((resent.failed_at, resent.next_attempt_at, resent.queued_at), (None, ms(resend_at), Some(ms(resend_at))));
+    assert_eq!(
+        (resent.failed_at, resent.next_attempt_at, resent.queued_at),
+        (None, ms(resend_at), Some(ms(resend_at)))
+    );
     assert_eq!(resent.wa_id, msg.wa_id, "a resend keeps the WhatsApp id so the recipient sees one message");
     let again = db.store.resend_message(&tenant(), msg.id, resend_at).await.unwrap();
     assert_eq!(again, Transition::WrongStatus(MessageStatus::Queued));

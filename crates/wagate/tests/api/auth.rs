@@ -17,7 +17,8 @@ async fn every_route_but_health_and_docs_needs_a_key() {
             continue;
         }
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
-        let response = app.anonymous(method.clone(), &path).header("X-API-Key", "wag_not_a_real_key_000000").send().await.unwrap();
+        let response =
+            app.anonymous(method.clone(), &path).header("X-API-Key", "wag_not_a_real_key_000000").send().await.unwrap();
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
         let response = app.anonymous(method, &path).bearer_auth("wag_not_a_real_key_000000").send().await.unwrap();
         assert_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
@@ -28,7 +29,8 @@ async fn every_route_but_health_and_docs_needs_a_key() {
 #[tokio::test]
 async fn health_docs_and_openapi_are_public() {
     let app = spawn_app().await;
-    let health: serde_json::Value = app.anonymous(Method::GET, "/api/v1/health").send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value =
+        app.anonymous(Method::GET, "/api/v1/health").send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
     assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
     let docs = app.anonymous(Method::GET, "/docs/").send().await.unwrap();
@@ -41,9 +43,11 @@ async fn health_docs_and_openapi_are_public() {
 #[tokio::test]
 async fn bearer_and_header_keys_both_work() {
     let app = spawn_app().await;
-    let by_header = app.anonymous(Method::GET, "/api/v1/sessions").header("X-API-Key", crate::helpers::KEY).send().await.unwrap();
+    let by_header =
+        app.anonymous(Method::GET, "/api/v1/sessions").header("X-API-Key", crate::helpers::KEY).send().await.unwrap();
     assert_eq!(by_header.status(), StatusCode::OK);
-    let by_bearer = app.anonymous(Method::GET, "/api/v1/sessions").bearer_auth(crate::helpers::KEY).send().await.unwrap();
+    let by_bearer =
+        app.anonymous(Method::GET, "/api/v1/sessions").bearer_auth(crate::helpers::KEY).send().await.unwrap();
     assert_eq!(by_bearer.status(), StatusCode::OK);
 }
 

@@ -38,13 +38,16 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
-    config.database_url = Some(match std::env::var("WAGATE_TEST_POSTGRES") {
+    let database_url = match std::env::var("WAGATE_TEST_POSTGRES") {
         Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
         _ => format!("sqlite://{}?mode=rwc", dir.path().join("wagate.db").display()),
-    });
-    config.api_key = Some(SecretString::from(KEY));
+    };
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(database_url),
+        api_key: Some(SecretString::from(KEY)),
+        ..Config::default()
+    };
     config.throttle.min_delay_ms = 0;
     config.throttle.max_delay_ms = 0;
     config.delivery.retry_base_ms = 20;
@@ -166,10 +169,11 @@ impl TestApp {
             ("idempotency_keys", "MAX(created_at)"),
             ("api_keys", "MAX(created_at)"),
         ] {
-            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, {changed} AS changed FROM {table}")))
-                .fetch_one(&mut conn)
-                .await
-                .expect("snapshot query");
+            let row =
+                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, {changed} AS changed FROM {table}")))
+                    .fetch_one(&mut conn)
+                    .await
+                    .expect("snapshot query");
             out.push((table.to_owned(), row.get::<i64, _>("n"), row.get::<Option<i64>, _>("changed")));
         }
         out
@@ -197,7 +201,27 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        drop_postgres_database(&self.database_url);
     }
+}
+
+/// Drops a test's own Postgres database, from a thread of its own because `drop` cannot
+/// wait on the test's runtime.
+fn drop_postgres_database(url: &str) {
+    let Ok(server) = std::env::var("WAGATE_TEST_POSTGRES") else { return };
+    let Some((_, name)) = url.rsplit_once('/') else { return };
+    if !url.starts_with("postgres") || !name.starts_with("wagate_test_") {
+        return;
+    }
+    let name = name.to_owned();
+    let dropped = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        runtime.block_on(async {
+            let mut conn = sqlx::AnyConnection::connect(&server).await.ok()?;
+            conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok()
+        })
+    });
+    let _ = dropped.join();
 }
 
 pub fn phone(text: &str) -> PhoneNumber {

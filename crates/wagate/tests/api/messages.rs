@@ -175,7 +175,8 @@ async fn a_queued_message_can_be_cancelled_and_not_after() {
     app.create_session("default").await;
     let message = app.send_text("default", "+4915123456789", "changed my mind").await;
     let id = message["id"].as_str().unwrap();
-    let cancelled: Value = app.request(Method::DELETE, &format!("/api/v1/messages/{id}")).send().await.unwrap().json().await.unwrap();
+    let cancelled: Value =
+        app.request(Method::DELETE, &format!("/api/v1/messages/{id}")).send().await.unwrap().json().await.unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     assert!(cancelled["cancelled_at"].is_string());
     let again = app.request(Method::DELETE, &format!("/api/v1/messages/{id}")).send().await.unwrap();
@@ -215,7 +216,8 @@ async fn an_idempotent_retry_returns_the_same_message() {
     assert_eq!(second["id"], first["id"]);
     assert_eq!(second["wa_id"], first["wa_id"]);
 
-    let other = send(json!({ "session": "default", "to": "+4915123456789", "text": "twice" }), "order-42").await.unwrap();
+    let other =
+        send(json!({ "session": "default", "to": "+4915123456789", "text": "twice" }), "order-42").await.unwrap();
     assert_problem(other, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused").await;
     assert_eq!(app.snapshot().await, before, "replays and refusals store nothing");
 

@@ -37,7 +37,8 @@ async fn sessions_are_listed_by_name_and_names_are_unique() {
     app.create_session("zeta").await;
     app.create_session("alpha").await;
     let before = app.snapshot().await;
-    assert_problem(app.post("/api/v1/sessions", json!({ "name": "alpha" })).await, StatusCode::CONFLICT, "conflict").await;
+    assert_problem(app.post("/api/v1/sessions", json!({ "name": "alpha" })).await, StatusCode::CONFLICT, "conflict")
+        .await;
     assert_eq!(app.snapshot().await, before);
     let list: Vec<Value> = app.get("/api/v1/sessions").await.json().await.unwrap();
     let names: Vec<&str> = list.iter().map(|s| s["name"].as_str().unwrap()).collect();
@@ -54,8 +55,14 @@ async fn bad_session_requests_change_nothing() {
         (json!({ "name": "" }), "invalid_field"),
         (json!({ "name": 42 }), "invalid_field"),
         (json!({ "name": "ok", "colour": "red" }), "invalid_body"),
-        (json!({ "name": "ok", "settings": { "throttle": { "min_delay_ms": 5, "max_delay_ms": 1 } } }), "invalid_field"),
-        (json!({ "name": "ok", "settings": { "throttle": { "min_delay_ms": 0, "max_delay_ms": 99999999 } } }), "invalid_field"),
+        (
+            json!({ "name": "ok", "settings": { "throttle": { "min_delay_ms": 5, "max_delay_ms": 1 } } }),
+            "invalid_field",
+        ),
+        (
+            json!({ "name": "ok", "settings": { "throttle": { "min_delay_ms": 0, "max_delay_ms": 99999999 } } }),
+            "invalid_field",
+        ),
     ] {
         let response = app.post("/api/v1/sessions", body.clone()).await;
         let status = response.status();

@@ -13,15 +13,35 @@ async fn bad_message_requests_are_refused_and_change_nothing() {
     let cases = [
         (json!({ "to": "+4915123456789" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
         (json!({ "to": 4915123456789_u64, "text": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        (json!({ "to": "+4915123456789", "text": "x", "colour": "red" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
+        (
+            json!({ "to": "+4915123456789", "text": "x", "colour": "red" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
         (json!({ "to": "+4915123456789", "text": "  " }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        (json!({ "to": "+4915123456789", "text": "x".repeat(70_000) }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        (
+            json!({ "to": "+4915123456789", "text": "x".repeat(70_000) }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
         (json!({ "to": "not a phone", "text": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
         (json!({ "to": "+999 1", "text": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
         (json!({ "to": "123@example.com", "text": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        (json!({ "to": "+4915123456789", "text": "x", "priority": "urgent" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
-        (json!({ "to": "+4915123456789", "text": "x", "send_at": "tomorrow" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
-        (json!({ "session": "Bad Name", "to": "+4915123456789", "text": "x" }), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        (
+            json!({ "to": "+4915123456789", "text": "x", "priority": "urgent" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        ),
+        (
+            json!({ "to": "+4915123456789", "text": "x", "send_at": "tomorrow" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            json!({ "session": "Bad Name", "to": "+4915123456789", "text": "x" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
         (json!({ "session": "nobody", "to": "+4915123456789", "text": "x" }), StatusCode::NOT_FOUND, "not_found"),
         (json!(["not", "an", "object"]), StatusCode::UNPROCESSABLE_ENTITY, "invalid_body"),
     ];
@@ -34,16 +54,40 @@ async fn bad_message_requests_are_refused_and_change_nothing() {
     let problem = assert_problem(field, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
     assert_eq!(problem["errors"][0]["field"], "to");
 
-    let malformed = app.request(Method::POST, "/api/v1/messages").header("content-type", "application/json").body("{\"to\": ").send().await.unwrap();
+    let malformed = app
+        .request(Method::POST, "/api/v1/messages")
+        .header("content-type", "application/json")
+        .body("{\"to\": ")
+        .send()
+        .await
+        .unwrap();
     assert_problem(malformed, StatusCode::BAD_REQUEST, "malformed_request").await;
     let not_json = app.request(Method::POST, "/api/v1/messages").body("to=1&text=x").send().await.unwrap();
     assert_problem(not_json, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     let huge = format!("{{\"to\":\"+4915123456789\",\"text\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    let oversized = app.request(Method::POST, "/api/v1/messages").header("content-type", "application/json").body(huge.clone()).send().await.unwrap();
+    let oversized = app
+        .request(Method::POST, "/api/v1/messages")
+        .header("content-type", "application/json")
+        .body(huge.clone())
+        .send()
+        .await
+        .unwrap();
     assert_problem(oversized, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
-    let oversized_session = app.request(Method::POST, "/api/v1/sessions").header("content-type", "application/json").body(huge).send().await.unwrap();
+    let oversized_session = app
+        .request(Method::POST, "/api/v1/sessions")
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
     assert_problem(oversized_session, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
-    let bad_key = app.request(Method::POST, "/api/v1/messages").header("Idempotency-Key", "has spaces").json(&json!({ "to": "+4915123456789", "text": "x" })).send().await.unwrap();
+    let bad_key = app
+        .request(Method::POST, "/api/v1/messages")
+        .header("Idempotency-Key", "has spaces")
+        .json(&json!({ "to": "+4915123456789", "text": "x" }))
+        .send()
+        .await
+        .unwrap();
     assert_problem(bad_key, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
 
     assert_eq!(app.snapshot().await, before, "refused requests changed the database");
