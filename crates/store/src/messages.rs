@@ -76,6 +76,7 @@ impl Store {
 
         for chunk in to_insert.chunks(INSERT_CHUNK) {
             let mut insert = Statement::new(
+                self.backend,
                 "INSERT INTO messages (id, tenant_id, session_id, direction, chat, recipient, kind, content, wa_id, \
                  status, priority, send_at, next_attempt_at, attempts, created_at, queued_at, updated_at) ",
             );
@@ -105,8 +106,10 @@ impl Store {
         let keyed: Vec<&NewMessage> =
             to_insert.iter().map(|&i| &batch[i]).filter(|m| m.idempotency.is_some()).collect();
         for chunk in keyed.chunks(INSERT_CHUNK) {
-            let mut insert =
-                Statement::new("INSERT INTO idempotency_keys (tenant_id, key, request_hash, message_id, created_at) ");
+            let mut insert = Statement::new(
+                self.backend,
+                "INSERT INTO idempotency_keys (tenant_id, key, request_hash, message_id, created_at) ",
+            );
             insert.push_values(chunk, |row, msg| {
                 let idem = msg.idempotency.as_ref().expect("filtered on idempotency");
                 row.push_bind(msg.tenant.as_str().to_owned())
@@ -139,9 +142,10 @@ impl Store {
 
     /// A tenant's messages matching `filter`, newest first.
     pub async fn messages(&self, tenant: &TenantId, filter: &MessageFilter) -> Result<Vec<MessageRecord>> {
-        let mut q = Statement::new(format!(
-            "SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.tenant_id = "
-        ));
+        let mut q = Statement::new(
+            self.backend,
+            format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.tenant_id = "),
+        );
         q.push_bind(tenant.as_str().to_owned());
         if let Some(session) = filter.session_id {
             q.push(" AND m.session_id = ").push_bind(session.to_string());

@@ -5,20 +5,22 @@ use sqlx::error::BoxDynError;
 use sqlx::query::Query;
 use sqlx::{Any, Arguments, Encode, Type};
 
-use crate::Result;
+use crate::{Backend, Result};
 
-/// A statement built piece by piece like sqlx's `QueryBuilder`, but with numbered
-/// placeholders (`$1`, `$2`, …), which both backends accept. `QueryBuilder<Any>` writes
-/// `?`, which Postgres rejects as a syntax error (sqlx issue #3000).
+/// A statement built piece by piece like sqlx's `QueryBuilder`, with the placeholders
+/// each backend binds best: numbered (`$1`, `$2`, …) on Postgres, which rejects `?`
+/// (`QueryBuilder<Any>` writes `?`: sqlx issue #3000); anonymous `?` on SQLite, where
+/// binding `$N` looks every parameter up by name, quadratic in a multi-row insert.
 pub(crate) struct Statement {
+    backend: Backend,
     sql: String,
     args: AnyArguments,
     error: Option<BoxDynError>,
 }
 
 impl Statement {
-    pub(crate) fn new(sql: impl Into<String>) -> Self {
-        Self { sql: sql.into(), args: AnyArguments::default(), error: None }
+    pub(crate) fn new(backend: Backend, sql: impl Into<String>) -> Self {
+        Self { backend, sql: sql.into(), args: AnyArguments::default(), error: None }
     }
 
     pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
@@ -30,7 +32,12 @@ impl Statement {
         if let Err(e) = self.args.add(value) {
             self.error.get_or_insert(e);
         }
-        let _ = write!(self.sql, "${}", self.args.len());
+        match self.backend {
+            Backend::Postgres => {
+                let _ = write!(self.sql, "${}", self.args.len());
+            }
+            Backend::Sqlite => self.sql.push('?'),
+        }
         self
     }
 
