@@ -201,6 +201,18 @@ mod tests {
         });
     }
 
+    /// The documented example lists the defaults, so copying it changes nothing.
+    #[test]
+    fn the_example_file_loads_and_matches_the_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("wagate.toml", include_str!("../../../wagate.example.toml"))?;
+            let config = Config::load(None).expect("the example loads");
+            let defaults = Config::default();
+            assert_eq!(serde_json::to_value(&config).unwrap(), serde_json::to_value(&defaults).unwrap());
+            Ok(())
+        });
+    }
+
     #[test]
     fn other_wagate_variables_are_not_options() {
         figment::Jail::expect_with(|jail| {
