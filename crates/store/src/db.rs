@@ -113,8 +113,14 @@ impl Store {
 /// The migrations of one backend, compiled into the binary.
 fn migrations(backend: Backend) -> Vec<Migration> {
     let files: &[(i64, &str, &'static str)] = match backend {
-        Backend::Sqlite => &[(1, "init", include_str!("../migrations/sqlite/0001_init.sql"))],
-        Backend::Postgres => &[(1, "init", include_str!("../migrations/postgres/0001_init.sql"))],
+        Backend::Sqlite => &[
+            (1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+            (2, "engine_state", include_str!("../migrations/sqlite/0002_engine_state.sql")),
+        ],
+        Backend::Postgres => &[
+            (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+            (2, "engine_state", include_str!("../migrations/postgres/0002_engine_state.sql")),
+        ],
     };
     files
         .iter()

@@ -7,6 +7,7 @@
 //! since the Unix epoch.
 
 mod db;
+mod engine_state;
 mod keys;
 mod messages;
 mod model;
@@ -15,6 +16,7 @@ mod statement;
 mod time_ms;
 
 pub use db::{Backend, Store, redact};
+pub use engine_state::{EngineState, EngineStateTx, EngineWrite};
 pub use model::*;
 
 /// What can go wrong talking to the database, in terms callers act on.
@@ -23,6 +25,9 @@ pub enum StoreError {
     /// A row with the same unique name already exists.
     #[error("{0} already exists")]
     Conflict(String),
+    /// A row the operation needs does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]

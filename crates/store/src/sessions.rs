@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 use wagate_types::{SessionId, SessionName, SessionStatus, TenantId};
 
 use crate::time_ms::{from_ms, opt_from_ms, to_ms};
-use crate::{Result, SessionRecord, SessionSettings, SessionState, Store, StoreError};
+use crate::{Backend, Result, SessionRecord, SessionSettings, SessionState, Store, StoreError};
 
 const COLUMNS: &str =
     "id, tenant_id, name, status, status_reason, phone, push_name, last_seen_at, settings, created_at, updated_at";
@@ -102,11 +102,20 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a session with its messages. Returns whether it existed.
+    /// Deletes a session with its messages and engine state. Returns whether it existed.
     pub async fn delete_session(&self, id: SessionId) -> Result<bool> {
         let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        if self.backend == Backend::Postgres {
+            // Engine-state writers lock the session row before their rows; taking it
+            // first here too keeps the lock order the same, so the two cannot deadlock.
+            sqlx::query("SELECT id FROM sessions WHERE id = $1 FOR UPDATE")
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
         // Explicit rather than relying on cascades, which SQLite only honours with
         // foreign keys switched on.
+        sqlx::query("DELETE FROM engine_state WHERE session_id = $1").bind(id.to_string()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM idempotency_keys WHERE message_id IN (SELECT id FROM messages WHERE session_id = $1)")
             .bind(id.to_string())
             .execute(&mut *tx)

@@ -36,6 +36,7 @@ macro_rules! conformance {
 
 mod accept;
 mod api_keys;
+mod engine_state;
 mod listing;
 mod queue;
 mod receipts;

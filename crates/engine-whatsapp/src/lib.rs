@@ -1,0 +1,48 @@
+//! wagate's WhatsApp engine over whatsapp-rust. The only crate (with the sandbox) that
+//! sees whatsapp-rust and wacore types.
+//!
+//! [`StoredCredentials`] is whatsapp-rust's storage ([`wacore::store::traits::Backend`])
+//! kept in wagate's own database, beside everything else, through the store's generic
+//! per-session engine state. So a linked device's keys survive restarts and live in
+//! SQLite or Postgres like the rest; `wacore::store::InMemoryBackend` is the reference
+//! for what each method means.
+//!
+//! Where each piece of state lives is in [`keys`]; one file per storage trait implements
+//! it (`signal`, `appstate`, `protocol` with `tc_tokens` and `buffers`, `msg_secret`,
+//! `device`).
+
+mod appstate;
+mod buffers;
+mod codec;
+mod device;
+pub mod keys;
+mod msg_secret;
+mod protocol;
+mod signal;
+mod tc_tokens;
+
+use wagate_store::{EngineState, Store};
+use wagate_types::{SessionId, TenantId};
+
+/// whatsapp-rust's storage for one wagate session, kept in wagate's store.
+///
+/// Every write that belongs together (a batch of the trait, a record and its index) is
+/// one transaction; read-modify-write methods (tc tokens, message secrets, LID
+/// mappings, prekey upload marks) run in a transaction that every other writer of the
+/// session waits for. A failed write is returned as an error, never only logged.
+#[derive(Clone, Debug)]
+pub struct StoredCredentials {
+    state: EngineState,
+}
+
+impl StoredCredentials {
+    pub fn new(store: &Store, tenant: &TenantId, session: SessionId) -> Self {
+        Self { state: store.engine_state(tenant, session) }
+    }
+
+    /// Forgets everything this session's WhatsApp link stored (after a logout or an
+    /// unlink), so the next start pairs afresh. Returns how many entries went.
+    pub async fn forget(&self) -> Result<u64, wagate_store::StoreError> {
+        self.state.clear().await
+    }
+}
