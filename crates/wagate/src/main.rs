@@ -34,6 +34,13 @@ enum Command {
     },
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Run the sandbox: an offline WhatsApp network to link sessions to and message
+    /// from simulated contacts (builds with `--features sandbox`).
+    Sandbox {
+        /// Address of its WebSocket and admin API.
+        #[arg(long, default_value = "127.0.0.1:7777")]
+        bind: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -57,6 +64,9 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", wagate_api::openapi().to_pretty_json()?);
         return Ok(());
     }
+    if let Command::Sandbox { bind } = cli.command {
+        return sandbox(bind).await;
+    }
     let config = Config::load(cli.config.as_deref())?;
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&config.log).context("invalid log filter")?)
@@ -70,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys { command } => keys(config, command).await,
-        Command::Openapi => unreachable!("handled above"),
+        Command::Openapi | Command::Sandbox { .. } => unreachable!("handled above"),
     }
 }
 
@@ -119,4 +129,25 @@ async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+#[cfg(feature = "sandbox")]
+async fn sandbox(bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    use wagate_sandbox::{Sandbox, SandboxConfig};
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("WAGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let sandbox = Sandbox::start(SandboxConfig { bind }).await.context("start the sandbox")?;
+    println!("wagate sandbox: a WhatsApp network in a box");
+    println!("  WebSocket for clients: {}", sandbox.ws_url());
+    println!("  admin API:             {}/sandbox  (docs/SANDBOX.md)", sandbox.http_url());
+    shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn sandbox(_bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    anyhow::bail!("this build has no sandbox: build it with `cargo run -p wagate --features sandbox -- sandbox`")
 }
