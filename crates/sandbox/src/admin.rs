@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/accounts/{phone}/scan", post(scan))
         .route("/accounts/{phone}/pair-code", post(pair_code))
         .route("/devices/{jid}/fault", post(fault))
+        .merge(crate::contacts::routes())
 }
 
 #[derive(Deserialize)]
@@ -92,13 +93,13 @@ async fn fault(
 }
 
 /// A number in a path may be written `+15550001`, `%2B15550001` or `15550001`.
-fn path_phone(raw: &str) -> Result<PhoneNumber, SandboxError> {
+pub(crate) fn path_phone(raw: &str) -> Result<PhoneNumber, SandboxError> {
     let phone = if raw.starts_with('+') { PhoneNumber::parse(raw) } else { PhoneNumber::from_digits(raw) };
     Ok(phone?)
 }
 
 /// One error shape for every admin route.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     detail: String,
@@ -124,6 +125,12 @@ impl From<SandboxError> for ApiError {
             E::InvalidDevice(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_device"),
             E::DeviceNotFound(_) => (StatusCode::NOT_FOUND, "device_not_found"),
             E::DeviceOffline(_) => (StatusCode::CONFLICT, "device_offline"),
+            E::ContactNotFound(_) => (StatusCode::NOT_FOUND, "contact_not_found"),
+            E::ContactOffline(_) => (StatusCode::CONFLICT, "contact_offline"),
+            E::ContactTimeout => (StatusCode::GATEWAY_TIMEOUT, "contact_timeout"),
+            E::ContactFailed(_) => (StatusCode::BAD_GATEWAY, "contact_failed"),
+            E::InvalidContact(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact"),
+            E::InvalidChat(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_chat"),
             E::Bind { .. } | E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -37,6 +37,18 @@ pub enum SandboxError {
     DeviceOffline(Jid),
     #[error("cannot bind {addr}: {source}")]
     Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("no simulated contact {0}")]
+    ContactNotFound(PhoneNumber),
+    #[error("simulated contact {0} is offline")]
+    ContactOffline(PhoneNumber),
+    #[error("the simulated contact's client did not connect in time")]
+    ContactTimeout,
+    #[error("the simulated contact's client failed: {0}")]
+    ContactFailed(String),
+    #[error("invalid contact: {0}")]
+    InvalidContact(String),
+    #[error("'{0}' is neither a phone number like +15550001 nor a JID")]
+    InvalidChat(String),
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
 }

@@ -13,21 +13,28 @@
 //!   IO, then `pairing`/`pair_code` (a new companion) or `session` (a known device).
 //! - `iq`: answers to the client's IQs by namespace.
 //! - `network`: the shared state: accounts, devices, keys, who is online, who waits
-//!   to be paired, bans; `phone`: what the simulated primary phone signs and derives.
+//!   to be paired, bans, per-device offline queues, message and receipt routing;
+//!   `phone`: what the simulated primary phone signs and derives.
+//! - `contacts`: simulated contacts, real clients inside the sandbox (`/sandbox/contacts`).
+//! - `media`: the media servers: `w:m` media_conn, encrypted blob upload/download.
 
 mod admin;
 mod conn;
+mod contacts;
 mod error;
 mod http_client;
 mod iq;
+mod media;
 mod network;
 mod phone;
 mod phone_number;
 mod server;
 mod stanza;
 
+pub use contacts::{AutoReceipts, ContactInfo, NewContact, ReceivedMessage, Reply};
 pub use error::SandboxError;
 pub use http_client::SandboxHttpClient;
+pub use media::{DEFAULT_MAX_BLOB_BYTES, MediaBlobInfo, MediaError, StoredMedia, UploadRefusal, media_in};
 pub use network::{AccountInfo, DeviceInfo, Fault};
 pub use phone::link_code::LinkCodeError;
 pub use phone::{CompanionQr, InvalidQr};

@@ -29,6 +29,8 @@ pub struct SandboxConfig {
 pub(crate) struct Shared {
     pub(crate) network: Network,
     pub(crate) noise: ServerIdentity,
+    pub(crate) media: crate::media::MediaStore,
+    pub(crate) contacts: crate::contacts::Contacts,
     /// Cancelled at shutdown; open connections close when it fires.
     pub(crate) shutdown: CancellationToken,
 }
@@ -45,11 +47,14 @@ impl Sandbox {
         let shared = Arc::new(Shared {
             network: Network::default(),
             noise: ServerIdentity::generate(),
+            media: crate::media::MediaStore::new(addr),
+            contacts: crate::contacts::Contacts::new(addr),
             shutdown: CancellationToken::new(),
         });
         let router = Router::new()
             .route("/ws/chat", get(websocket))
             .nest("/sandbox", admin::routes())
+            .merge(crate::media::routes())
             .with_state(shared.clone());
         let stop = shared.shutdown.clone();
         let task = tokio::spawn(async move {
@@ -70,7 +75,7 @@ async fn websocket(State(shared): State<Arc<Shared>>, upgrade: WebSocketUpgrade)
 /// A running sandbox. Tests and the admin routes drive it through these methods.
 pub struct SandboxHandle {
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -84,7 +89,7 @@ impl SandboxHandle {
         format!("ws://{}/ws/chat", self.addr)
     }
 
-    /// The base of the admin API (`{http_url}/sandbox/...`) and, later, the media host.
+    /// The base of the admin API (`{http_url}/sandbox/...`) and of the media host (`/mms/...`, `/v/...`).
     pub fn http_url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -122,6 +127,8 @@ impl SandboxHandle {
 
     /// Stops listening and closes every connection.
     pub async fn shutdown(mut self) {
+        // Contacts first: their clients would otherwise keep reconnecting.
+        self.shared.contacts.shutdown().await;
         self.shared.shutdown.cancel();
         if let Some(task) = self.task.take() {
             let _ = task.await;

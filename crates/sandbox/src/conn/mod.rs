@@ -51,6 +51,8 @@ pub(crate) enum ConnCommand {
     PrimaryHello(Box<CodeOffer>),
     /// Close without a word, as when the network drops.
     Drop,
+    /// A stanza routed to this device (message, receipt, presence, chat state).
+    Deliver(Node),
 }
 
 /// Serves one upgraded WebSocket until either side closes it.

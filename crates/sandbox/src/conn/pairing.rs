@@ -62,6 +62,8 @@ impl Pairing {
                 Incoming::Closed | Incoming::Command(ConnCommand::Drop) => false,
                 Incoming::Command(ConnCommand::Offer(offer)) => self.offer(*offer).await,
                 Incoming::Command(ConnCommand::PrimaryHello(offer)) => self.primary_hello(offer).await,
+                // Not a device yet: nothing can be addressed to it.
+                Incoming::Command(ConnCommand::Deliver(_)) => true,
                 Incoming::Command(ConnCommand::SendAndClose(node)) => {
                     let _ = self.conn.send(&node).await;
                     false

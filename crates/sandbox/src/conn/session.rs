@@ -1,7 +1,7 @@
 //! A logged-in device: `<success>`, then every request answered at once so the client
 //! reaches `Connected` and its keepalive never finds the socket dead.
 
-use wacore_binary::Node;
+use wacore_binary::{Jid, Node};
 
 use super::{ConnCommand, Connection, Incoming};
 use crate::error::SandboxError;
@@ -33,6 +33,10 @@ pub(super) async fn run(mut conn: Connection, username: u64, device: u32) {
     tracing::info!(device = %grant.device_jid, "device logged in");
     let ending = serve(&mut conn, &grant).await;
     conn.shared.network.detach(&grant.device_jid, conn.handle.id);
+    for (handle, update) in conn.shared.network.device_left(&grant.device_jid) {
+        // Presence is best effort: a full queue just misses this update.
+        let _ = handle.tx.try_send(ConnCommand::Deliver(update));
+    }
     tracing::info!(device = %grant.device_jid, "device offline");
     match ending {
         Ending::Close => conn.close().await,
@@ -52,6 +56,7 @@ async fn serve(conn: &mut Connection, grant: &LoginGrant) -> Ending {
                 return Ending::Close;
             }
             Incoming::Command(ConnCommand::Drop) => return Ending::Drop,
+            Incoming::Command(ConnCommand::Deliver(node)) => conn.send(&node).await,
             // Only a companion still waiting to be paired can take these.
             Incoming::Command(ConnCommand::Offer(offer)) => {
                 let _ = offer.reply.send(Err(SandboxError::CompanionGone));
@@ -70,15 +75,65 @@ async fn serve(conn: &mut Connection, grant: &LoginGrant) -> Ending {
 }
 
 async fn on_node(conn: &mut Connection, grant: &LoginGrant, node: Node) -> anyhow::Result<()> {
-    match node.tag.as_ref() {
+    let network = &conn.shared.network;
+    let device = &grant.device_jid;
+    let routed = match node.tag.as_ref() {
         "iq" => {
-            let context = iq::Context { network: &conn.shared.network, device: &grant.device_jid };
+            let context = iq::Context { network, device, media: &conn.shared.media };
             for reply in iq::answer(&context, &node) {
                 conn.send(&reply).await?;
             }
+            if is_active(&node) {
+                offline_drain(conn, device).await?;
+            }
+            return Ok(());
         }
-        // Routing of messages, receipts, presence and chat states comes with messaging.
-        tag => tracing::debug!(tag, "not handled yet"),
+        "message" => network.route_message(device, &node),
+        "receipt" => network.route_receipt(device, &node),
+        "ack" => {
+            network.route_ack(device, &node);
+            return Ok(());
+        }
+        "presence" => network.route_presence(device, &node),
+        "chatstate" => network.route_chatstate(device, &node),
+        // `<ib><unified_session/>` and offline-batch pulls: the whole queue goes at once.
+        "ib" => return Ok(()),
+        tag => {
+            tracing::debug!(tag, "not handled yet");
+            return Ok(());
+        }
+    };
+    for reply in &routed.reply {
+        conn.send(reply).await?;
+    }
+    for (handle, stanza) in routed.deliveries {
+        if handle.id == conn.handle.id {
+            // Our own queue: this task is its only reader, so never wait on it.
+            conn.send(&stanza).await?;
+        } else {
+            // A connection that closed meanwhile finds the stanza in its queue later.
+            let _ = handle.tx.send(ConnCommand::Deliver(stanza)).await;
+        }
     }
     Ok(())
+}
+
+/// `<iq xmlns="passive"><active/></iq>`: the client is ready for its offline queue.
+fn is_active(iq: &Node) -> bool {
+    iq.attrs().optional_string("xmlns").as_deref() == Some("passive")
+        && iq.attrs().optional_string("type").as_deref() == Some("set")
+        && iq.get_optional_child("active").is_some()
+}
+
+/// Sends what waited for the device, then `<ib><offline count/>`, which the client
+/// needs even when the count is 0: it holds back sends and events until then.
+async fn offline_drain(conn: &mut Connection, device: &Jid) -> anyhow::Result<()> {
+    let queued = conn.shared.network.drain(device, conn.handle.id);
+    if !queued.is_empty() {
+        tracing::info!(%device, count = queued.len(), "delivering the offline queue");
+    }
+    for stanza in &queued {
+        conn.send(stanza).await?;
+    }
+    conn.send(&stanza::offline_done(queued.len())).await
 }

@@ -5,7 +5,6 @@ use wacore_binary::builder::NodeBuilder;
 
 use super::{Answer, Context, IqError, Request, result, result_with};
 use crate::network::now_secs;
-use crate::stanza;
 
 /// Keepalive `w:p`: the client pings when idle; `t` feeds its clock-skew estimate.
 pub(super) fn ping(request: &Request<'_>) -> Answer {
@@ -14,14 +13,10 @@ pub(super) fn ping(request: &Request<'_>) -> Answer {
     Ok(vec![pong])
 }
 
-/// `<active/>` at login. The offline queue is empty until messaging exists, so its end
-/// marker follows at once; the client waits for that marker before `Connected`.
+/// `<active/>` or `<passive/>`. After `<active/>` the session sends the offline queue
+/// and its end marker (see `conn::session`).
 pub(super) fn passive(request: &Request<'_>) -> Answer {
-    let mut replies = vec![result(request)];
-    if request.node.get_optional_child("active").is_some() {
-        replies.push(stanza::offline_done(0));
-    }
-    Ok(replies)
+    Ok(vec![result(request)])
 }
 
 /// A/B experiment props: none, so every experiment takes the client's default.

@@ -5,6 +5,7 @@
 mod appstate;
 mod basic;
 mod encrypt;
+mod media_conn;
 mod usync;
 
 use wacore_binary::builder::NodeBuilder;
@@ -18,6 +19,7 @@ pub(crate) struct Context<'a> {
     pub(crate) network: &'a Network,
     /// The asking device, e.g. `15550001:1@s.whatsapp.net`.
     pub(crate) device: &'a Jid,
+    pub(crate) media: &'a crate::media::MediaStore,
 }
 
 /// A request IQ (`type` get or set) with its attributes read once.
@@ -73,6 +75,7 @@ pub(crate) fn answer(context: &Context<'_>, iq: &Node) -> Vec<Node> {
         "disappearing_mode" | "status" | "urn:xmpp:whatsapp:dirty" if request.is_set => Ok(vec![result(&request)]),
         "encrypt" => encrypt::answer(context, &request),
         "usync" => usync::answer(context, &request),
+        "w:m" => media_conn::answer(context, &request),
         "w:sync:app:state" => appstate::answer(&request),
         _ => Err(IqError::NOT_IMPLEMENTED),
     };

@@ -1,15 +1,19 @@
 //! The shared state of the simulated WhatsApp network: accounts and their devices,
-//! which devices are online (and how to reach their connection), and companions
-//! waiting to be paired. One mutex guards it; it is never held across an await.
+//! which devices are online (and how to reach their connection), companions waiting
+//! to be paired, and what waits for each device (`queue`, filled by `route` and
+//! `presence`). One mutex guards it; it is never held across an await.
 
 mod account;
 mod faults;
 mod keys;
 mod pair_code;
 mod pairing;
+mod presence;
+mod queue;
+mod route;
 mod users;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -51,6 +55,15 @@ struct State {
     /// Banned accounts and when their ban ends (unix seconds).
     bans: HashMap<PhoneNumber, u64>,
     issued_connections: u64,
+    /// Unacknowledged stanzas per device JID (phone-number form), oldest first.
+    queues: HashMap<Jid, VecDeque<queue::Queued>>,
+    /// Devices past their offline drain, and on which connection: only those get
+    /// stanzas live; the others find them in their queue at the next drain.
+    live: HashMap<Jid, ConnId>,
+    /// Users (phone-number digits) whose last presence was `available`.
+    available: HashSet<String>,
+    /// Who asked for whose presence: user digits → subscribed device JIDs.
+    subscribers: HashMap<String, HashSet<Jid>>,
 }
 
 /// A device that may log in, as the login payload proved it.
@@ -162,6 +175,13 @@ impl Network {
         if state.online.get(device).is_some_and(|h| h.id == id) {
             state.online.remove(device);
         }
+        if state.live.get(device) == Some(&id) {
+            state.live.remove(device);
+        }
+    }
+
+    pub(crate) fn is_online(&self, device: &Jid) -> bool {
+        self.lock().online.contains_key(device)
     }
 
     /// Forgets a companion device (it logged out or the phone unlinked it).
@@ -192,6 +212,8 @@ impl State {
         let account = self.account_of_mut(device).ok_or_else(not_found)?;
         account.companions.remove(&device.device).ok_or_else(not_found)?;
         account.devices_changed_at = now_secs();
+        // Device ids are never reused, so nobody will ever collect what waited for it.
+        self.queues.remove(device);
         Ok(())
     }
 

@@ -119,3 +119,23 @@ pub async fn pair_client(sandbox: &SandboxHandle, phone: &str) -> PairedClient {
     events.wait_for("connected", |e| matches!(e, Event::Connected(_)).then_some(())).await;
     PairedClient { bot, events, backend }
 }
+
+/// Waits until the simulated contact `phone` has received what `done` looks for;
+/// returns everything it received. Panics after [`EVENT_TIMEOUT`].
+pub async fn wait_for_inbox(
+    sandbox: &SandboxHandle,
+    phone: &str,
+    what: &str,
+    done: impl Fn(&[wagate_sandbox::ReceivedMessage]) -> bool,
+) -> Vec<wagate_sandbox::ReceivedMessage> {
+    let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let inbox = sandbox.contact_messages(phone).expect("contact exists");
+        if done(&inbox) {
+            return inbox;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{phone} never received {what}; got {inbox:?}");
+        // The inbox has no change notification; a short poll keeps the wait cheap.
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

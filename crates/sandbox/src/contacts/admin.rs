@@ -1,0 +1,90 @@
+//! `/sandbox/contacts`: create simulated contacts and drive them.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::NewContact;
+use crate::admin::{ApiError, path_phone};
+use crate::server::Shared;
+
+pub(crate) fn routes() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/contacts", post(create).get(list))
+        .route("/contacts/{phone}/online", post(online))
+        .route("/contacts/{phone}/messages", post(send).get(received))
+        .route("/contacts/{phone}/read", post(read))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Online {
+    online: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Send {
+    to: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Read {
+    chat: String,
+    ids: Vec<String>,
+}
+
+async fn create(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Json<NewContact>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    let contact = super::create(&shared, body).await?;
+    Ok((StatusCode::CREATED, Json(contact)).into_response())
+}
+
+async fn list(State(shared): State<Arc<Shared>>) -> Response {
+    Json(super::list(&shared).await).into_response()
+}
+
+async fn online(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    body: Result<Json<Online>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    Ok(Json(super::set_online(&shared, &path_phone(&phone)?, body.online).await?).into_response())
+}
+
+async fn send(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    body: Result<Json<Send>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    let id = super::send_text(&shared, &path_phone(&phone)?, &body.to, &body.text).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn received(State(shared): State<Arc<Shared>>, Path(phone): Path<String>) -> Result<Response, ApiError> {
+    Ok(Json(super::received(&shared, &path_phone(&phone)?)?).into_response())
+}
+
+async fn read(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    body: Result<Json<Read>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    super::read(&shared, &path_phone(&phone)?, &body.chat, &body.ids).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
