@@ -30,7 +30,8 @@ async fn the_sandbox_runs_as_a_process() {
         .await
         .unwrap();
     assert_eq!(created.status(), reqwest::StatusCode::CREATED);
-    let accounts: serde_json::Value = client.get(format!("{admin}/accounts")).send().await.unwrap().json().await.unwrap();
+    let accounts: serde_json::Value =
+        client.get(format!("{admin}/accounts")).send().await.unwrap().json().await.unwrap();
     assert!(accounts.to_string().contains("15550001234"), "{accounts}");
 
     // SIGTERM stops it cleanly.
