@@ -131,6 +131,8 @@ impl From<SandboxError> for ApiError {
             E::ContactFailed(_) => (StatusCode::BAD_GATEWAY, "contact_failed"),
             E::InvalidContact(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_contact"),
             E::InvalidChat(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_chat"),
+            E::InvalidMessage(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_message"),
+            E::NoMedia { .. } => (StatusCode::NOT_FOUND, "no_media"),
             E::Bind { .. } | E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {

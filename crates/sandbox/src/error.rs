@@ -49,6 +49,10 @@ pub enum SandboxError {
     InvalidContact(String),
     #[error("'{0}' is neither a phone number like +15550001 nor a JID")]
     InvalidChat(String),
+    #[error("invalid message: {0}")]
+    InvalidMessage(String),
+    #[error("no media for message {id}: {reason}")]
+    NoMedia { id: String, reason: String },
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
 }

@@ -6,13 +6,14 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::NewContact;
 use crate::admin::{ApiError, path_phone};
+use crate::error::SandboxError;
 use crate::server::Shared;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -20,6 +21,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/contacts", post(create).get(list))
         .route("/contacts/{phone}/online", post(online))
         .route("/contacts/{phone}/messages", post(send).get(received))
+        .route("/contacts/{phone}/messages/{id}/media", get(super::media::media_route))
         .route("/contacts/{phone}/read", post(read))
 }
 
@@ -33,7 +35,10 @@ struct Online {
 #[serde(deny_unknown_fields)]
 struct Send {
     to: String,
-    text: String,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    image: Option<super::media::ImageBody>,
 }
 
 #[derive(Deserialize)]
@@ -71,7 +76,12 @@ async fn send(
     body: Result<Json<Send>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
-    let id = super::send_text(&shared, &path_phone(&phone)?, &body.to, &body.text).await?;
+    let phone = path_phone(&phone)?;
+    let id = match (body.text, body.image) {
+        (Some(text), None) => super::send_text(&shared, &phone, &body.to, &text).await?,
+        (None, Some(image)) => super::media::send_image(&shared, &phone, &body.to, image.decode()?).await?,
+        _ => return Err(SandboxError::InvalidMessage("give exactly one of `text` and `image`".to_owned()).into()),
+    };
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
 }
 

@@ -50,6 +50,19 @@ pub struct ReceivedMessage {
     pub chat: String,
     /// Its text (plain or extended text); `None` for other kinds of message.
     pub text: Option<String>,
+    /// `text`, `image`, `video`, `audio`, `document`, `sticker` or `other`.
+    pub kind: String,
+    /// The caption of an image, video or document.
+    pub caption: Option<String>,
+    /// The MIME type of its media.
+    pub mimetype: Option<String>,
+    /// Hex SHA-256 of the media the contact downloaded and decrypted; `None` until
+    /// the download finished (or for messages without media).
+    pub media_sha256: Option<String>,
+    /// Length of the decrypted media.
+    pub media_len: Option<u64>,
+    /// Why downloading the media failed, if it did.
+    pub media_error: Option<String>,
     /// When the sender sent it, unix seconds.
     pub timestamp: i64,
 }
@@ -59,6 +72,8 @@ pub(super) struct Behaviour {
     pub(super) auto_receipts: AutoReceipts,
     pub(super) replies: Vec<Reply>,
     pub(super) inbox: Mutex<Vec<ReceivedMessage>>,
+    /// The decrypted media of received messages.
+    pub(super) downloads: super::media::Downloads,
     /// The QR code the unpaired client shows, for the phone to scan.
     pub(super) qr: watch::Sender<Option<String>>,
     /// Whether the client reports itself connected.
@@ -87,15 +102,24 @@ impl Behaviour {
             Event::Messages(batch) => {
                 for inbound in batch.iter().filter(|m| !m.info.source.is_from_me) {
                     let source = &inbound.info.source;
+                    let (kind, caption, mimetype) = super::media::describe(&inbound.message);
                     let received = ReceivedMessage {
                         id: inbound.info.id.to_string(),
                         from: source.sender.to_non_ad().to_string(),
                         chat: source.chat.to_string(),
                         text: inbound.message.text_content().map(str::to_owned),
                         timestamp: inbound.info.timestamp.timestamp(),
+                        kind: kind.to_owned(),
+                        caption,
+                        mimetype,
+                        media_sha256: None,
+                        media_len: None,
+                        media_error: None,
                     };
                     self.react(&client, &received, &source.chat);
+                    let id = received.id.clone();
                     self.inbox.lock().unwrap_or_else(|p| p.into_inner()).push(received);
+                    super::media::download_later(&self, &client, id, &inbound.message);
                 }
             }
             _ => {}

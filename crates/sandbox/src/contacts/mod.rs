@@ -5,6 +5,7 @@
 
 mod admin;
 mod client;
+mod media;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -143,6 +144,7 @@ pub(crate) async fn create(shared: &Shared, new: NewContact) -> Result<ContactIn
         auto_receipts: new.auto_receipts,
         replies: new.replies,
         inbox: Mutex::default(),
+        downloads: Default::default(),
         qr: watch::Sender::new(None),
         connected: watch::Sender::new(false),
     });

@@ -5,6 +5,7 @@
 mod appstate;
 mod basic;
 mod encrypt;
+mod groups;
 mod media_conn;
 mod usync;
 
@@ -77,6 +78,7 @@ pub(crate) fn answer(context: &Context<'_>, iq: &Node) -> Vec<Node> {
         "usync" => usync::answer(context, &request),
         "w:m" => media_conn::answer(context, &request),
         "w:sync:app:state" => appstate::answer(&request),
+        "w:g2" => groups::answer(context, &request),
         _ => Err(IqError::NOT_IMPLEMENTED),
     };
     answer.unwrap_or_else(|error| {

@@ -5,6 +5,7 @@
 
 mod account;
 mod faults;
+mod groups;
 mod keys;
 mod pair_code;
 mod pairing;
@@ -23,6 +24,7 @@ use self::account::Account;
 pub use self::account::{AccountInfo, DeviceInfo};
 pub(crate) use self::account::{PreKey, SignalKeys, SignedPreKey, public_bytes};
 pub use self::faults::Fault;
+pub(crate) use self::groups::{Group, Role, invite_code};
 pub(crate) use self::keys::{KeyBundle, KeyUpload};
 pub(crate) use self::pair_code::{CodeOffer, CodeRequest};
 pub(crate) use self::pairing::{LinkGrant, PairOffer, WaitingCompanion};
@@ -64,6 +66,9 @@ struct State {
     available: HashSet<String>,
     /// Who asked for whose presence: user digits → subscribed device JIDs.
     subscribers: HashMap<String, HashSet<Jid>>,
+    /// Groups by the user part of their JID.
+    groups: BTreeMap<String, Group>,
+    issued_groups: u64,
 }
 
 /// A device that may log in, as the login payload proved it.

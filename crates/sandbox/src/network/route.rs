@@ -37,9 +37,7 @@ impl Network {
         let mut routed = Routed::default();
         let ack = NodeBuilder::new("ack").attr("class", "message").attr("id", id.clone()).attr("from", to.clone());
         if to.is_group() {
-            // Groups come with a later slice; a nack only makes the client log it.
-            routed.reply.push(ack.attr("error", "501").attr("t", now.to_string()).build());
-            return routed;
+            return self.route_group_message(sender, &to, node, &id);
         }
         let mut state = self.lock();
         let chat = state.pn_user(&to);
