@@ -13,6 +13,8 @@ mod messages;
 mod model;
 mod sessions;
 mod statement;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod time_ms;
 
 pub use db::{Backend, Store, redact};

@@ -19,6 +19,7 @@ use wagate::Config;
 use wagate::serve::{serve, start};
 use wagate_engine::FakeEngine;
 use wagate_store::Store;
+use wagate_store::testing::TestDatabase;
 
 const KEY: &str = "wag_crash_test_key_0123456789";
 const CHILD_ENV: &str = "WAGATE_CRASH_CHILD";
@@ -82,38 +83,11 @@ impl Server {
     }
 }
 
-fn database(dir: &Path) -> String {
-    match std::env::var("WAGATE_TEST_POSTGRES") {
-        Ok(server) if !server.is_empty() => {
-            let runtime = tokio::runtime::Handle::current();
-            let name = format!("wagate_crash_{}", uuid::Uuid::now_v7().simple());
-            tokio::task::block_in_place(|| {
-                runtime.block_on(async {
-                    use sqlx::{Connection, Executor};
-                    sqlx::any::install_default_drivers();
-                    let mut conn = sqlx::AnyConnection::connect(&server).await.unwrap();
-                    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-                })
-            });
-            format!("{}/{name}", server.rsplit_once('/').unwrap().0)
-        }
-        _ => format!("sqlite://{}?mode=rwc", dir.join("wagate.db").display()),
-    }
-}
-
-async fn drop_database(url: &str) {
-    use sqlx::{Connection, Executor};
-    let (Ok(server), Some((_, name))) = (std::env::var("WAGATE_TEST_POSTGRES"), url.rsplit_once('/')) else { return };
-    if url.starts_with("postgres") && name.starts_with("wagate_crash_") {
-        let mut conn = sqlx::AnyConnection::connect(&server).await.unwrap();
-        conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accepted_messages_survive_kill_9_and_are_sent_once() {
     let dir = tempfile::tempdir().unwrap();
-    let db = database(dir.path());
+    let database = TestDatabase::from_env().await;
+    let db = database.url.clone();
     let client = reqwest::Client::new();
     // Every message the server answered 202 for: id → WhatsApp id.
     let mut accepted: HashMap<String, String> = HashMap::new();
@@ -222,7 +196,6 @@ async fn accepted_messages_survive_kill_9_and_are_sent_once() {
     // A kill between WhatsApp's acknowledgement and the database write makes the wire
     // carry an id twice; the stored id is what keeps that from reaching the recipient.
     let repeats = sends.iter().filter(|s| s.repeat).count();
-    drop_database(&db).await;
     println!(
         "accepted {} messages (answered 202) over 4 kills; {} delivered once each; {repeats} wire repeats of a delivered id",
         accepted.len(),

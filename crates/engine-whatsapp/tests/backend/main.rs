@@ -7,9 +7,8 @@
 //! always, in a fresh temporary directory; Postgres when `WAGATE_TEST_POSTGRES` holds a
 //! server URL, each test on a database of its own, dropped afterwards.
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
-use tempfile::TempDir;
 use wagate_engine_whatsapp::StoredCredentials;
+use wagate_store::testing::TestDatabase;
 use wagate_store::{SessionRecord, SessionSettings, Store};
 use wagate_types::{SessionName, TenantId};
 
@@ -39,42 +38,27 @@ mod persistence;
 mod reference;
 mod transcript;
 
-const POSTGRES_ENV: &str = "WAGATE_TEST_POSTGRES";
-
 /// A store on a database of its own, removed when the test ends (even by panic).
 pub struct TestDb {
     pub store: Store,
     /// The URL the store connected to, for connecting again as after a restart.
     pub url: String,
-    _sqlite_dir: Option<TempDir>,
-    _postgres: Option<PostgresDatabase>,
+    _database: TestDatabase,
 }
 
 impl TestDb {
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("create temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("wagate.db").display());
-        let store = Store::connect(&url).await.expect("connect to SQLite");
-        Self { store, url, _sqlite_dir: Some(dir), _postgres: None }
+        Self::on(TestDatabase::sqlite()).await
     }
 
     /// `None` (after saying so) when no Postgres server was given.
     pub async fn postgres() -> Option<Self> {
-        let Ok(server) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("skipped: set {POSTGRES_ENV}=postgres://user@host:port/db to run the Postgres variant");
-            return None;
-        };
-        let name = format!("wagate_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&server).await.expect("connect to the Postgres server");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        let database = PostgresDatabase { server: server.clone(), name: name.clone() };
-        let url = with_database(&server, &name);
-        let store = Store::connect(&url).await.expect("connect to the test database");
-        Some(Self { store, url, _sqlite_dir: None, _postgres: Some(database) })
+        Some(Self::on(TestDatabase::postgres().await?).await)
+    }
+
+    async fn on(database: TestDatabase) -> Self {
+        let store = Store::connect(&database.url).await.expect("connect to the test database");
+        Self { store, url: database.url.clone(), _database: database }
     }
 
     /// A new connection to the same database, as a restarted wagate would open.
@@ -86,47 +70,6 @@ impl TestDb {
     pub async fn finish(self) {
         self.store.close().await;
     }
-}
-
-/// A database created for one test on the Postgres server, dropped best-effort.
-struct PostgresDatabase {
-    server: String,
-    name: String,
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with
-        // a runtime of its own can. FORCE ends connections a panicking test left open.
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut admin = PgConnection::connect(&server).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut admin).await.ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("note: could not drop test database {}", self.name);
-        }
-    }
-}
-
-/// `url` with its database name replaced by `name`, keeping any query string.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{server}/{name}{query}")
 }
 
 pub fn tenant() -> TenantId {

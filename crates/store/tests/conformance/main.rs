@@ -6,10 +6,10 @@
 //! `postgres://postgres@127.0.0.1:5432/test`): each test then creates its own database
 //! on that server and drops it afterwards, so tests run in parallel.
 
-use sqlx::{AnyPool, AssertSqlSafe, Connection, PgConnection};
-use tempfile::TempDir;
+use sqlx::AnyPool;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use wagate_store::testing::TestDatabase;
 use wagate_store::{AcceptOutcome, Idempotency, MessageRecord, NewMessage, SessionRecord, SessionSettings, Store};
 use wagate_types::{ChatId, IdempotencyKey, MessageId, Priority, SessionName, TenantId, WaMessageId};
 
@@ -42,43 +42,27 @@ mod queue;
 mod receipts;
 mod sessions;
 
-const POSTGRES_ENV: &str = "WAGATE_TEST_POSTGRES";
-
 /// A store on a database of its own, removed when the test ends (even by panic).
 pub struct TestDb {
     pub store: Store,
     /// The URL the store connected to, for raw SQL the store has no method for.
     pub url: String,
-    _sqlite_dir: Option<TempDir>,
-    _postgres: Option<PostgresDatabase>,
+    _database: TestDatabase,
 }
 
 impl TestDb {
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("create temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("wagate.db").display());
-        let store = Store::connect(&url).await.expect("connect to SQLite");
-        Self { store, url, _sqlite_dir: Some(dir), _postgres: None }
+        Self::on(TestDatabase::sqlite()).await
     }
 
     /// `None` (after saying so) when no Postgres server was given.
     pub async fn postgres() -> Option<Self> {
-        let Ok(server) = std::env::var(POSTGRES_ENV) else {
-            eprintln!("skipped: set {POSTGRES_ENV}=postgres://user@host:port/db to run the Postgres variant");
-            return None;
-        };
-        let name = format!("wagate_test_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::connect(&server).await.expect("connect to the Postgres server");
-        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        // Dropped from here on, whatever happens next.
-        let database = PostgresDatabase { server: server.clone(), name: name.clone() };
-        let url = with_database(&server, &name);
-        let store = Store::connect(&url).await.expect("connect to the test database");
-        Some(Self { store, url, _sqlite_dir: None, _postgres: Some(database) })
+        Some(Self::on(TestDatabase::postgres().await?).await)
+    }
+
+    async fn on(database: TestDatabase) -> Self {
+        let store = Store::connect(&database.url).await.expect("connect to the test database");
+        Self { store, url: database.url.clone(), _database: database }
     }
 
     /// Closes the store; the database goes with `self`.
@@ -104,54 +88,6 @@ impl TestDb {
         pool.close().await;
         TenantId::from_stored(id.to_owned())
     }
-}
-
-/// A database created for one test on the Postgres server, dropped best-effort.
-struct PostgresDatabase {
-    server: String,
-    name: String,
-}
-
-impl Drop for PostgresDatabase {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot be blocked on; a thread with
-        // a runtime of its own can. FORCE ends connections a panicking test left open.
-        let (server, name) = (self.server.clone(), self.name.clone());
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut admin = PgConnection::connect(&server).await.ok()?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut admin).await.ok()?;
-                admin.close().await.ok()
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Some(()))) {
-            eprintln!("note: could not drop test database {}", self.name);
-        }
-    }
-}
-
-/// `url` with its database name replaced by `name`, keeping any query string.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, format!("?{query}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{server}/{name}{query}")
-}
-
-#[test]
-fn database_names_are_swapped_in_urls() {
-    assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-    assert_eq!(with_database("postgres://u:p@h/test?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
-    assert_eq!(with_database("postgresql://h", "x"), "postgresql://h/x");
 }
 
 // ---- fixtures shared by the tests ----

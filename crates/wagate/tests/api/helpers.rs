@@ -4,7 +4,7 @@ use std::time::Duration;
 use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor, Row};
+use sqlx::{Connection, Row};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -14,6 +14,7 @@ use wagate::serve::{serve, start};
 use wagate_core::Gateway;
 use wagate_engine::FakeEngine;
 use wagate_store::Store;
+use wagate_store::testing::TestDatabase;
 use wagate_types::PhoneNumber;
 
 pub const KEY: &str = "wag_test_admin_key_0123456789";
@@ -28,6 +29,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: TempDir,
+    // Last, so the server has let go of the database when it is dropped.
+    _database: TestDatabase,
 }
 
 /// A server with a fresh database, sessions that send without throttling and retry fast.
@@ -38,10 +41,8 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().expect("temp dir");
-    let database_url = match std::env::var("WAGATE_TEST_POSTGRES") {
-        Ok(server) if !server.is_empty() => fresh_postgres_database(&server).await,
-        _ => format!("sqlite://{}?mode=rwc", dir.path().join("wagate.db").display()),
-    };
+    let database = TestDatabase::from_env().await;
+    let database_url = database.url.clone();
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         database_url: Some(database_url),
@@ -66,6 +67,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         shutdown: Some(shutdown),
         server: Some(server),
         _dir: dir,
+        _database: database,
     }
 }
 
@@ -84,15 +86,6 @@ async fn boot(config: &Config, engine: FakeEngine) -> (Arc<Gateway>, String, one
         .expect("server runs");
     });
     (running.gateway, base, tx, server)
-}
-
-/// Creates a database of its own on the Postgres server, so tests run in parallel.
-async fn fresh_postgres_database(server: &str) -> String {
-    let name = format!("wagate_test_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = sqlx::AnyConnection::connect(server).await.expect("connect to WAGATE_TEST_POSTGRES");
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
-    let (base, _) = server.rsplit_once('/').expect("a postgres URL ends in /database");
-    format!("{base}/{name}")
 }
 
 impl TestApp {
@@ -201,27 +194,7 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        drop_postgres_database(&self.database_url);
     }
-}
-
-/// Drops a test's own Postgres database, from a thread of its own because `drop` cannot
-/// wait on the test's runtime.
-fn drop_postgres_database(url: &str) {
-    let Ok(server) = std::env::var("WAGATE_TEST_POSTGRES") else { return };
-    let Some((_, name)) = url.rsplit_once('/') else { return };
-    if !url.starts_with("postgres") || !name.starts_with("wagate_test_") {
-        return;
-    }
-    let name = name.to_owned();
-    let dropped = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-        runtime.block_on(async {
-            let mut conn = sqlx::AnyConnection::connect(&server).await.ok()?;
-            conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok()
-        })
-    });
-    let _ = dropped.join();
 }
 
 pub fn phone(text: &str) -> PhoneNumber {
