@@ -92,6 +92,83 @@ pub fn with_database(url: &str, name: &str) -> String {
     format!("{server}/{name}{query}")
 }
 
+/// A [`crate::Store`] connected to a [`TestDatabase`].
+pub struct TestStore {
+    pub store: crate::Store,
+    /// The URL the store connected to: for connecting again as after a restart, or for
+    /// raw SQL the store has no method for.
+    pub url: String,
+    _database: TestDatabase,
+}
+
+impl TestStore {
+    pub async fn sqlite() -> Self {
+        Self::on(TestDatabase::sqlite()).await
+    }
+
+    /// `None` (after saying so) when no Postgres server was given.
+    pub async fn postgres() -> Option<Self> {
+        Some(Self::on(TestDatabase::postgres().await?).await)
+    }
+
+    async fn on(database: TestDatabase) -> Self {
+        let store = crate::Store::connect(&database.url).await.expect("connect to the test database");
+        Self { store, url: database.url.clone(), _database: database }
+    }
+
+    /// A new connection to the same database, as a restarted wagate would open.
+    pub async fn reconnect(&self) -> crate::Store {
+        crate::Store::connect(&self.url).await.expect("connect again")
+    }
+
+    /// A raw connection pool to the same database.
+    pub async fn raw(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::AnyPool::connect(&self.url).await.expect("raw connection")
+    }
+
+    /// Adds a tenant besides `default`; the store has no method for that yet.
+    pub async fn add_tenant(&self, id: &str) -> wagate_types::TenantId {
+        let pool = self.raw().await;
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, 0)")
+            .bind(id)
+            .bind(format!("Tenant {id}"))
+            .execute(&pool)
+            .await
+            .expect("insert tenant");
+        pool.close().await;
+        wagate_types::TenantId::from_stored(id.to_owned())
+    }
+
+    /// Closes the store; the database goes with `self`.
+    pub async fn finish(self) {
+        self.store.close().await;
+    }
+}
+
+/// Generates `<test>::sqlite` and `<test>::postgres` for each named
+/// `async fn(&TestStore)`: one suite, run on both backends.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::testing::TestStore::sqlite().await;
+                super::$name(&db).await;
+                db.finish().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(db) = $crate::testing::TestStore::postgres().await else { return };
+                super::$name(&db).await;
+                db.finish().await;
+            }
+        }
+    )+};
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

@@ -7,7 +7,7 @@ use wagate_engine_whatsapp::keys;
 
 use crate::{TestDb, linked, tenant};
 
-on_both!(
+wagate_store::on_both_backends!(
     marking_prekeys_uploaded_only_updates,
     a_sent_message_is_taken_once_by_concurrent_retries,
     tc_token_writers_never_drop_each_others_half,

@@ -13,7 +13,11 @@ use wagate_engine_whatsapp::StoredCredentials;
 use crate::transcript::{Transcript, assert_same, device, hash_state, sorted, step};
 use crate::{TestDb, linked, tenant};
 
-on_both!(credentials_survive_a_restart, sessions_keep_their_own_credentials, forgetting_clears_everything);
+wagate_store::on_both_backends!(
+    credentials_survive_a_restart,
+    sessions_keep_their_own_credentials,
+    forgetting_clears_everything
+);
 
 async fn credentials_survive_a_restart(db: &TestDb) {
     let (session, before) = linked(&db.store, "main").await;

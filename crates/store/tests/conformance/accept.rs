@@ -6,7 +6,7 @@ use wagate_types::{Direction, MessageStatus, Priority};
 
 use crate::{TestDb, chat, get, keyed, ms, new_session, secs, t0, tenant, text};
 
-conformance!(
+wagate_store::on_both_backends!(
     batch_is_stored_as_returned,
     same_key_and_request_later_replays,
     same_key_other_request_is_refused,

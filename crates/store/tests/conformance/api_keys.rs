@@ -4,7 +4,7 @@ use wagate_store::NewApiKey;
 
 use crate::{TestDb, ms, secs, t0, tenant};
 
-conformance!(keys_are_found_by_hash_and_revoked_by_prefix, a_hash_is_stored_once);
+wagate_store::on_both_backends!(keys_are_found_by_hash_and_revoked_by_prefix, a_hash_is_stored_once);
 
 fn key(id: &str, prefix: &str, hash_digit: char) -> NewApiKey {
     NewApiKey {

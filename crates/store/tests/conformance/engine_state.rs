@@ -8,7 +8,7 @@ use wagate_types::SessionId;
 
 use crate::{TestDb, new_session, tenant};
 
-conformance!(
+wagate_store::on_both_backends!(
     values_round_trip_per_session_and_kind,
     keys_list_in_byte_order_and_by_prefix,
     a_batch_applies_in_order,

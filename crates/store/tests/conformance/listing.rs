@@ -7,7 +7,11 @@ use wagate_types::{Direction, MessageId, MessageStatus, ReceiptKind, WaMessageId
 
 use crate::{TestDb, accept, chat, keyed, new_session, new_session_of, secs, t0, tenant, text};
 
-conformance!(filters_select_matching_messages, cursor_pages_cover_every_message_once, tenants_are_isolated);
+wagate_store::on_both_backends!(
+    filters_select_matching_messages,
+    cursor_pages_cover_every_message_once,
+    tenants_are_isolated
+);
 
 fn all() -> MessageFilter {
     MessageFilter { limit: 100, ..Default::default() }

@@ -1,38 +1,15 @@
 //! One conformance suite for [`Store`], run against every backend.
 //!
-//! Each test is an `async fn(&TestDb)` registered with [`conformance!`], which makes a
+//! Each test is an `async fn(&TestDb)` registered with `wagate_store::on_both_backends!`, which makes a
 //! `sqlite` and a `postgres` variant of it. SQLite runs always, in a fresh temporary
 //! directory. Postgres runs when `WAGATE_TEST_POSTGRES` holds a server URL (for example
 //! `postgres://postgres@127.0.0.1:5432/test`): each test then creates its own database
 //! on that server and drops it afterwards, so tests run in parallel.
 
-use sqlx::AnyPool;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-use wagate_store::testing::TestDatabase;
 use wagate_store::{AcceptOutcome, Idempotency, MessageRecord, NewMessage, SessionRecord, SessionSettings, Store};
 use wagate_types::{ChatId, IdempotencyKey, MessageId, Priority, SessionName, TenantId, WaMessageId};
-
-/// Generates `<test>::sqlite` and `<test>::postgres` for each named `async fn(&TestDb)`.
-macro_rules! conformance {
-    ($($name:ident),+ $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let db = $crate::TestDb::sqlite().await;
-                super::$name(&db).await;
-                db.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some(db) = $crate::TestDb::postgres().await else { return };
-                super::$name(&db).await;
-                db.finish().await;
-            }
-        }
-    )+};
-}
 
 mod accept;
 mod api_keys;
@@ -42,53 +19,8 @@ mod queue;
 mod receipts;
 mod sessions;
 
-/// A store on a database of its own, removed when the test ends (even by panic).
-pub struct TestDb {
-    pub store: Store,
-    /// The URL the store connected to, for raw SQL the store has no method for.
-    pub url: String,
-    _database: TestDatabase,
-}
-
-impl TestDb {
-    pub async fn sqlite() -> Self {
-        Self::on(TestDatabase::sqlite()).await
-    }
-
-    /// `None` (after saying so) when no Postgres server was given.
-    pub async fn postgres() -> Option<Self> {
-        Some(Self::on(TestDatabase::postgres().await?).await)
-    }
-
-    async fn on(database: TestDatabase) -> Self {
-        let store = Store::connect(&database.url).await.expect("connect to the test database");
-        Self { store, url: database.url.clone(), _database: database }
-    }
-
-    /// Closes the store; the database goes with `self`.
-    pub async fn finish(self) {
-        self.store.close().await;
-    }
-
-    /// A second, raw connection pool to the same database.
-    pub async fn raw(&self) -> AnyPool {
-        sqlx::any::install_default_drivers();
-        AnyPool::connect(&self.url).await.expect("raw connection")
-    }
-
-    /// Adds a tenant besides `default`; the store has no method for that.
-    pub async fn add_tenant(&self, id: &str) -> TenantId {
-        let pool = self.raw().await;
-        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, 0)")
-            .bind(id)
-            .bind(format!("Tenant {id}"))
-            .execute(&pool)
-            .await
-            .expect("insert tenant");
-        pool.close().await;
-        TenantId::from_stored(id.to_owned())
-    }
-}
+/// Each test's store on a database of its own.
+pub type TestDb = wagate_store::testing::TestStore;
 
 // ---- fixtures shared by the tests ----
 

@@ -7,7 +7,7 @@ use wagate_types::{MessageId, MessageStatus, Priority};
 
 use crate::{TestDb, accept, get, ms, new_session, secs, t0, text};
 
-conformance!(
+wagate_store::on_both_backends!(
     claims_by_priority_then_age,
     scheduled_message_waits_until_due,
     lease_hides_a_claimed_message_until_it_runs_out,

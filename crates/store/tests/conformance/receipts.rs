@@ -5,7 +5,7 @@ use wagate_types::{MessageId, MessageStatus, ReceiptKind, WaMessageId};
 
 use crate::{TestDb, accept, get, ms, new_session, secs, t0, tenant, text};
 
-conformance!(
+wagate_store::on_both_backends!(
     receipts_only_move_forward,
     receipt_for_unknown_id_changes_nothing,
     receipt_revives_a_failed_message,

@@ -5,7 +5,7 @@ use wagate_types::{SessionId, SessionStatus};
 
 use crate::{TestDb, accept, keyed, ms, name, new_session, secs, t0, tenant, text};
 
-conformance!(
+wagate_store::on_both_backends!(
     created_session_reads_back,
     duplicate_name_is_a_conflict,
     sessions_are_listed_by_name,

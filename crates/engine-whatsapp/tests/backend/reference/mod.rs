@@ -13,7 +13,7 @@ use wacore::store::{Device, InMemoryBackend};
 use crate::transcript::{Transcript, assert_same};
 use crate::{TestDb, linked};
 
-on_both!(
+wagate_store::on_both_backends!(
     signal_state_matches_the_reference,
     prekeys_match_the_reference,
     app_state_matches_the_reference,
