@@ -138,3 +138,29 @@ async fn faults_on_unknown_devices_are_refused() {
     assert_eq!(kind.status(), 422);
     sandbox.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn latency_holds_every_answer_until_it_is_taken_away() {
+    use wacore::iq::keepalive::KeepaliveSpec;
+
+    let sandbox = start_sandbox().await;
+    sandbox.create_account("+15550001", "Alice").unwrap();
+    let alice = pair_client(&sandbox, "+15550001").await;
+    let device = device_of(&alice);
+    let client = alice.bot.client();
+
+    let http = reqwest::Client::new();
+    let url = format!("{}/sandbox/devices/{device}/fault", sandbox.http_url());
+    let slow = http.post(&url).json(&json!({"kind": "latency", "ms": 1500})).send().await.unwrap();
+    assert_eq!(slow.status(), 204);
+    let started = tokio::time::Instant::now();
+    client.execute(KeepaliveSpec::new()).await.expect("a slow answer still comes");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "answered after {:?}", started.elapsed());
+
+    // The delay is a property of the network, not an error: taking it away is enough.
+    sandbox.inject_fault(&device, Fault::Latency { ms: 0 }).await.unwrap();
+    client.execute(KeepaliveSpec::new()).await.expect("answered");
+
+    alice.bot.shutdown().await;
+    sandbox.shutdown().await;
+}

@@ -53,6 +53,8 @@ pub(crate) enum ConnCommand {
     Drop,
     /// A stanza routed to this device (message, receipt, presence, chat state).
     Deliver(Node),
+    /// From now on hold everything sent to this device this long (a slow network).
+    SetLatency(std::time::Duration),
 }
 
 /// Serves one upgraded WebSocket until either side closes it.
@@ -94,6 +96,8 @@ pub(crate) struct Connection {
     client_static: [u8; 32],
     /// The decrypted `ClientPayload` bytes.
     payload: Vec<u8>,
+    /// Added before every node sent: the `latency` fault.
+    latency: std::time::Duration,
 }
 
 /// What happened next on a connection.
@@ -128,14 +132,22 @@ impl Connection {
             shared,
             client_static: established.client_static,
             payload: established.payload,
+            latency: std::time::Duration::ZERO,
         })
     }
 
     pub(crate) async fn send(&mut self, node: &Node) -> anyhow::Result<()> {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
         tracing::trace!(node = %wacore::xml::DisplayableNode(node), "send");
         let frame = self.cipher.seal(node)?;
         self.socket.send(Message::Binary(frame.into())).await?;
         Ok(())
+    }
+
+    pub(crate) fn set_latency(&mut self, latency: std::time::Duration) {
+        self.latency = latency;
     }
 
     /// Waits for the next node from the client or command for this connection.

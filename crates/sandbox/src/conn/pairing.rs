@@ -64,6 +64,10 @@ impl Pairing {
                 Incoming::Command(ConnCommand::PrimaryHello(offer)) => self.primary_hello(offer).await,
                 // Not a device yet: nothing can be addressed to it.
                 Incoming::Command(ConnCommand::Deliver(_)) => true,
+                Incoming::Command(ConnCommand::SetLatency(latency)) => {
+                    self.conn.set_latency(latency);
+                    true
+                }
                 Incoming::Command(ConnCommand::SendAndClose(node)) => {
                     let _ = self.conn.send(&node).await;
                     false

@@ -57,6 +57,10 @@ async fn serve(conn: &mut Connection, grant: &LoginGrant) -> Ending {
             }
             Incoming::Command(ConnCommand::Drop) => return Ending::Drop,
             Incoming::Command(ConnCommand::Deliver(node)) => conn.send(&node).await,
+            Incoming::Command(ConnCommand::SetLatency(latency)) => {
+                conn.set_latency(latency);
+                Ok(())
+            }
             // Only a companion still waiting to be paired can take these.
             Incoming::Command(ConnCommand::Offer(offer)) => {
                 let _ = offer.reply.send(Err(SandboxError::CompanionGone));

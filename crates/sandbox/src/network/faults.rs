@@ -1,6 +1,6 @@
 //! Faults on demand: what WhatsApp does to a device when the phone unlinks it, another
-//! client takes its place, the server restarts the stream, the network drops, or the
-//! number gets banned.
+//! client takes its place, the server restarts the stream, the network drops or slows
+//! down, or the number gets banned.
 
 use serde::Deserialize;
 use wacore_binary::Jid;
@@ -37,6 +37,9 @@ pub enum Fault {
         #[serde(default = "default_ban_secs")]
         expire_secs: u64,
     },
+    /// A slow network: everything the server sends the device waits `ms` first
+    /// (`0` takes it away). Lasts for this connection.
+    Latency { ms: u64 },
 }
 
 fn default_ban_secs() -> u64 {
@@ -73,6 +76,7 @@ impl Network {
             Fault::Replaced => ConnCommand::SendAndClose(stanza::replaced()),
             Fault::Restart => ConnCommand::SendAndClose(stanza::stream_error(515)),
             Fault::Drop => ConnCommand::Drop,
+            Fault::Latency { ms } => ConnCommand::SetLatency(std::time::Duration::from_millis(ms)),
             Fault::Ban { expire_secs } => {
                 let phone = state.phone_of(device).ok_or_else(|| SandboxError::DeviceNotFound(device.clone()))?;
                 state.bans.insert(phone.clone(), now_secs() + expire_secs);
