@@ -121,7 +121,7 @@ async fn group_settings_invites_admins_and_leaving() {
         pair_client(&sandbox, CONTACTS[0].0),
         sandbox.create_contact(NewContact::new(CONTACTS[1].0, "Carol"))
     );
-    let (mut alice, bob) = (alice, bob);
+    let (mut alice, mut bob) = (alice, bob);
     carol.expect("Carol is created");
     let (a, b) = (alice.bot.client(), bob.bot.client());
 
@@ -162,19 +162,39 @@ async fn group_settings_invites_admins_and_leaving() {
 
     let renamed = b.groups().set_subject(group.clone(), GroupSubject::new("Bob's plans").unwrap()).await;
     assert!(renamed.is_err(), "a member may not edit a locked group");
-    a.groups().promote_participants(&group, &[Jid::pn(CONTACTS[0].1)]).await.expect("promote");
-    b.groups().set_subject(group.clone(), GroupSubject::new("Bob's plans").unwrap()).await.expect("admin renames");
-
+    // Bob's first text hands his sender key to everyone.
     b.send_text(group.clone(), "hi all").await.expect("Bob sends");
-    alice
+    let bobs_text = |text: &'static str| {
+        move |e: &Event| match e {
+            Event::Messages(batch) => batch.iter().any(|m| m.message.text_content() == Some(text)).then_some(()),
+            _ => None,
+        }
+    };
+    alice.events.wait_for("Bob's group text", bobs_text("hi all")).await;
+    wait_for_inbox(&sandbox, CONTACTS[1].0, "Bob's text", |i| !i.is_empty()).await;
+
+    // In an announcement group only admins send: the server nacks Bob's text.
+    a.groups().set_announce(group.clone(), true).await.expect("announcement");
+    let refused = b.send_text(group.clone(), "may I?").await.expect("the send completes; the ack refuses it");
+    let nack = bob
         .events
-        .wait_for("Bob's group text", |e| match e {
-            Event::Messages(batch) => batch.iter().any(|m| m.message.text_content() == Some("hi all")).then_some(()),
+        .wait_for("the nack", |e| match e {
+            Event::ServerAck(ack) if ack.id == refused.message_id => Some(ack.error.clone()),
             _ => None,
         })
         .await;
-    let inbox = wait_for_inbox(&sandbox, CONTACTS[1].0, "Bob's text", |i| !i.is_empty()).await;
-    assert_eq!(inbox[0].from, "15550002@s.whatsapp.net");
+    assert_eq!(nack.as_deref(), Some("403"));
+    a.groups().promote_participants(&group, &[Jid::pn(CONTACTS[0].1)]).await.expect("promote");
+    b.groups().set_subject(group.clone(), GroupSubject::new("Bob's plans").unwrap()).await.expect("admin renames");
+
+    // An admin may send in an announcement group. The refused text reached nobody:
+    // had it been delivered, Carol (who holds Bob's sender key) would show it.
+    b.send_text(group.clone(), "as admin").await.expect("Bob sends as admin");
+    alice.events.wait_for("Bob's admin text", bobs_text("as admin")).await;
+    let inbox = wait_for_inbox(&sandbox, CONTACTS[1].0, "Bob's admin text", |i| i.len() >= 2).await;
+    let texts: Vec<_> = inbox.iter().map(|m| (m.from.as_str(), m.text.as_deref())).collect();
+    let bob_jid = "15550002@s.whatsapp.net";
+    assert_eq!(texts, [(bob_jid, Some("hi all")), (bob_jid, Some("as admin"))], "{inbox:?}");
 
     b.groups().leave(group.clone()).await.expect("leave");
     let left = a.groups().get_metadata(&group).await.expect("metadata");

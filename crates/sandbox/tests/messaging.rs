@@ -7,11 +7,13 @@ mod common;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use wacore::proto_helpers::MessageBuilderExt as _;
 use wacore::proto_helpers::MessageExt as _;
 use wagate_sandbox::{AutoReceipts, NewContact, Reply, SandboxHandle};
-use whatsapp_rust::Jid;
+use waproto::whatsapp as wa;
 use whatsapp_rust::types::events::Event;
 use whatsapp_rust::types::presence::{ChatPresence, ReceiptType};
+use whatsapp_rust::{Jid, SendOptions};
 
 use common::{Events, PairedClient, pair_client, start_sandbox, wait_for_inbox};
 
@@ -265,5 +267,32 @@ async fn the_contact_api_refuses_bad_requests() {
     assert_eq!(send.unwrap().status(), 404);
     let listed: Value = http.get(&base).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed, json!([]));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_sent_again_under_its_id_is_acked_and_delivered_once() {
+    let sandbox = start_sandbox().await;
+    let mut alice = alice_and_bob(&sandbox, NewContact::new(BOB, "Bob")).await;
+    let client = alice.bot.client();
+
+    let sent = client.send_text(Jid::pn(BOB_DIGITS), "your order").await.expect("send");
+    wait_server_ack(&mut alice.events, &sent.message_id).await;
+    wait_for_inbox(&sandbox, BOB, "the text", |inbox| !inbox.is_empty()).await;
+    // As a client does after a crash between sending and seeing the ack.
+    let again = SendOptions::default().with_message_id(sent.message_id.clone());
+    client.send_message_with_options(Jid::pn(BOB_DIGITS), wa::Message::text("your order"), again).await.expect("send");
+    let acks = |events: &Events| {
+        events.seen.iter().filter(|e| matches!(&***e, Event::ServerAck(a) if a.id == sent.message_id)).count()
+    };
+    alice
+        .events
+        .wait_for("the second ack", |e| matches!(e, Event::ServerAck(a) if a.id == sent.message_id).then_some(()))
+        .await;
+    assert_eq!(acks(&alice.events), 2, "both sends are acknowledged");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let inbox = sandbox.contact_messages(BOB).unwrap();
+    assert_eq!(inbox.len(), 1, "Bob has it once: {inbox:?}");
+    alice.bot.shutdown().await;
     sandbox.shutdown().await;
 }

@@ -31,6 +31,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(20);
 /// Commands queued for one connection. Small: a slow client should feel backpressure
 /// rather than make the sandbox buffer without bound.
 const COMMAND_QUEUE: usize = 64;
+/// How long a connection ended by a last stanza waits for the client to close first.
+const LINGER: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ConnId(pub(crate) u64);
@@ -152,10 +154,13 @@ impl Connection {
 
     /// Waits for the next node from the client or command for this connection.
     pub(crate) async fn next(&mut self) -> Incoming {
+        // Commands before frames: a fault injected before the client's next request
+        // must apply to the answer, even when both are waiting.
         let frame = tokio::select! {
-            frame = read_frame(&mut self.socket, &mut self.reader) => frame,
-            Some(command) = self.commands.recv() => return Incoming::Command(command),
+            biased;
             () = self.shared.shutdown.cancelled() => return Incoming::Closed,
+            Some(command) = self.commands.recv() => return Incoming::Command(command),
+            frame = read_frame(&mut self.socket, &mut self.reader) => frame,
         };
         let frame = match frame {
             Ok(Some(frame)) => frame,
@@ -176,6 +181,15 @@ impl Connection {
                 Incoming::Closed
             }
         }
+    }
+
+    /// Closes after a last stanza that explains why (a stream error, a ban): the
+    /// client gets up to [`LINGER`] to read it and close first. A client busy right
+    /// after logging in could otherwise notice the closed socket before the stanza.
+    pub(crate) async fn linger_and_close(mut self) {
+        let client_closed = async { while let Ok(Some(_)) = read_frame(&mut self.socket, &mut self.reader).await {} };
+        let _ = tokio::time::timeout(LINGER, client_closed).await;
+        self.close().await;
     }
 
     /// Closes the WebSocket with a normal close frame.

@@ -164,6 +164,7 @@ impl Pairing {
         match network.complete_link(grant, signed, self.keys.clone(), self.conn.client_static, self.platform.clone()) {
             Ok(device) => {
                 tracing::info!(device = %device.jid, "companion paired");
+                network.share_app_state_key(grant, &self.keys).await;
                 let _ = offer.reply.send(Ok(device));
                 // 515: "restart required"; the client reconnects at once and logs in.
                 let _ = self.conn.send(&stream_error(515)).await;

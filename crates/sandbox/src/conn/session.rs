@@ -13,6 +13,8 @@ use crate::stanza;
 enum Ending {
     /// With a WebSocket close frame.
     Close,
+    /// After a last stanza, once the client has closed or had time to read it.
+    Linger,
     /// Without a word, like a network failure.
     Drop,
 }
@@ -40,6 +42,7 @@ pub(super) async fn run(mut conn: Connection, username: u64, device: u32) {
     tracing::info!(device = %grant.device_jid, "device offline");
     match ending {
         Ending::Close => conn.close().await,
+        Ending::Linger => conn.linger_and_close().await,
         Ending::Drop => drop(conn),
     }
 }
@@ -53,7 +56,7 @@ async fn serve(conn: &mut Connection, grant: &LoginGrant) -> Ending {
             Incoming::Closed => return Ending::Close,
             Incoming::Command(ConnCommand::SendAndClose(node)) => {
                 let _ = conn.send(&node).await;
-                return Ending::Close;
+                return Ending::Linger;
             }
             Incoming::Command(ConnCommand::Drop) => return Ending::Drop,
             Incoming::Command(ConnCommand::Deliver(node)) => conn.send(&node).await,

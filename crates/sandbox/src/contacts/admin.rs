@@ -23,6 +23,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/contacts/{phone}/messages", post(send).get(received))
         .route("/contacts/{phone}/messages/{id}/media", get(super::media::media_route))
         .route("/contacts/{phone}/read", post(read))
+        .route("/contacts/{phone}/reactions", post(react))
+        .route("/contacts/{phone}/votes", post(vote))
+        .route("/contacts/{phone}/status", post(status))
 }
 
 #[derive(Deserialize)]
@@ -46,6 +49,32 @@ struct Send {
 struct Read {
     chat: String,
     ids: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct React {
+    chat: String,
+    id: String,
+    /// Empty: the reaction is taken back.
+    emoji: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Vote {
+    poll_id: String,
+    /// Option names; none withdraws the vote.
+    options: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Status {
+    text: String,
+    to: Vec<String>,
+    #[serde(default)]
+    background_argb: Option<u32>,
 }
 
 async fn create(
@@ -97,4 +126,37 @@ async fn read(
     let Json(body) = body?;
     super::read(&shared, &path_phone(&phone)?, &body.chat, &body.ids).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `201 {"id": …}`: what the contact sent, by its WhatsApp message id.
+fn sent(id: String) -> Response {
+    (StatusCode::CREATED, Json(json!({ "id": id }))).into_response()
+}
+
+async fn react(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    body: Result<Json<React>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    Ok(sent(super::interactions::react(&shared, &path_phone(&phone)?, &body.chat, &body.id, &body.emoji).await?))
+}
+
+async fn vote(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    body: Result<Json<Vote>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    Ok(sent(super::interactions::vote(&shared, &path_phone(&phone)?, &body.poll_id, &body.options).await?))
+}
+
+async fn status(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    body: Result<Json<Status>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    let phone = path_phone(&phone)?;
+    Ok(sent(super::interactions::post_status(&shared, &phone, &body.text, &body.to, body.background_argb).await?))
 }

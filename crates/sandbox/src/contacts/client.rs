@@ -40,7 +40,7 @@ pub struct Reply {
 }
 
 /// A message a contact received, decrypted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReceivedMessage {
     /// The WhatsApp message id, as the sender's `SendResult` reports it.
     pub id: String,
@@ -50,7 +50,8 @@ pub struct ReceivedMessage {
     pub chat: String,
     /// Its text (plain or extended text); `None` for other kinds of message.
     pub text: Option<String>,
-    /// `text`, `image`, `video`, `audio`, `document`, `sticker` or `other`.
+    /// `text`, `image`, `video`, `audio`, `document`, `sticker`, `reaction`, `poll`,
+    /// `poll_vote` (encrypted: only the poll's creator can read the choice) or `other`.
     pub kind: String,
     /// The caption of an image, video or document.
     pub caption: Option<String>,
@@ -63,6 +64,14 @@ pub struct ReceivedMessage {
     pub media_len: Option<u64>,
     /// Why downloading the media failed, if it did.
     pub media_error: Option<String>,
+    /// The emoji of a reaction; empty when the sender took its reaction back.
+    pub emoji: Option<String>,
+    /// The message id a reaction or a poll vote is about.
+    pub target_id: Option<String>,
+    /// The question of a poll.
+    pub question: Option<String>,
+    /// The options of a poll, by name.
+    pub options: Option<Vec<String>>,
     /// When the sender sent it, unix seconds.
     pub timestamp: i64,
 }
@@ -74,6 +83,8 @@ pub(super) struct Behaviour {
     pub(super) inbox: Mutex<Vec<ReceivedMessage>>,
     /// The decrypted media of received messages.
     pub(super) downloads: super::media::Downloads,
+    /// Received polls, with the secrets to vote in them.
+    pub(super) polls: super::interactions::Polls,
     /// The QR code the unpaired client shows, for the phone to scan.
     pub(super) qr: watch::Sender<Option<String>>,
     /// Whether the client reports itself connected.
@@ -103,7 +114,7 @@ impl Behaviour {
                 for inbound in batch.iter().filter(|m| !m.info.source.is_from_me) {
                     let source = &inbound.info.source;
                     let (kind, caption, mimetype) = super::media::describe(&inbound.message);
-                    let received = ReceivedMessage {
+                    let mut received = ReceivedMessage {
                         id: inbound.info.id.to_string(),
                         from: source.sender.to_non_ad().to_string(),
                         chat: source.chat.to_string(),
@@ -112,10 +123,9 @@ impl Behaviour {
                         kind: kind.to_owned(),
                         caption,
                         mimetype,
-                        media_sha256: None,
-                        media_len: None,
-                        media_error: None,
+                        ..ReceivedMessage::default()
                     };
+                    super::interactions::annotate(&mut received, &inbound.message, &self.polls);
                     self.react(&client, &received, &source.chat);
                     let id = received.id.clone();
                     self.inbox.lock().unwrap_or_else(|p| p.into_inner()).push(received);

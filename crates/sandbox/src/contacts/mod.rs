@@ -5,6 +5,7 @@
 
 mod admin;
 mod client;
+mod interactions;
 mod media;
 
 use std::collections::BTreeMap;
@@ -145,6 +146,7 @@ pub(crate) async fn create(shared: &Shared, new: NewContact) -> Result<ContactIn
         replies: new.replies,
         inbox: Mutex::default(),
         downloads: Default::default(),
+        polls: Default::default(),
         qr: watch::Sender::new(None),
         connected: watch::Sender::new(false),
     });

@@ -40,6 +40,9 @@ pub enum Fault {
     /// A slow network: everything the server sends the device waits `ms` first
     /// (`0` takes it away). Lasts for this connection.
     Latency { ms: u64 },
+    /// The next message for the device arrives garbled: its client cannot decrypt it
+    /// and sends the author a retry receipt, and the author's client sends it again.
+    Garble,
 }
 
 fn default_ban_secs() -> u64 {
@@ -77,6 +80,11 @@ impl Network {
             Fault::Restart => ConnCommand::SendAndClose(stanza::stream_error(515)),
             Fault::Drop => ConnCommand::Drop,
             Fault::Latency { ms } => ConnCommand::SetLatency(std::time::Duration::from_millis(ms)),
+            Fault::Garble => {
+                // The device need not be online: the message may wait in its queue.
+                state.garble_next.insert(device.clone());
+                return Ok(Vec::new());
+            }
             Fault::Ban { expire_secs } => {
                 let phone = state.phone_of(device).ok_or_else(|| SandboxError::DeviceNotFound(device.clone()))?;
                 state.bans.insert(phone.clone(), now_secs() + expire_secs);

@@ -158,6 +158,9 @@ impl Network {
             .attr("t", now.to_string());
         let mut state = self.lock();
         let members: Vec<Jid> = match state.groups.get(group.user.as_str()) {
+            // In an announcement group only admins send; the others are refused as
+            // non-members are.
+            Some(g) if g.announcement && g.role_of(sender) == Some(Role::Member) => return nack(routed, ack, "403"),
             Some(g) if g.role_of(sender).is_some() => g.participants.iter().map(|(p, _)| p.clone()).collect(),
             // Not a member (any more), or no such group.
             Some(_) => return nack(routed, ack, "403"),
@@ -267,7 +270,7 @@ impl State {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use wacore::iq::groups::GroupInfoResponse;
     use wacore::protocol::ProtocolNode as _;
 
@@ -282,7 +285,7 @@ mod tests {
         network
     }
 
-    fn test_companion() -> super::super::account::Companion {
+    pub(in crate::network) fn test_companion() -> super::super::account::Companion {
         let signed_prekey = super::super::SignedPreKey { id: 1, public: [0; 32], signature: Vec::new() };
         let keys = super::super::SignalKeys {
             registration_id: 1,
@@ -333,6 +336,11 @@ mod tests {
         assert_eq!(error_of("15550001", &group), None);
         assert_eq!(error_of("15550003", &group).as_deref(), Some("403"));
         assert_eq!(error_of("15550001", &Jid::group("120363999")).as_deref(), Some("404"));
+        network.with_group(&group, |g| g.announcement = true);
+        assert_eq!(error_of("15550002", &group).as_deref(), Some("403"), "members may not send");
+        assert_eq!(error_of("15550001", &group), None, "admins may");
+        network.with_group(&group, |g| g.announcement = false);
+        assert_eq!(error_of("15550002", &group), None);
 
         // Device 1 of each member is linked; a retry resend goes to the named one only.
         for user in ["15550001", "15550002"] {

@@ -12,6 +12,8 @@ mod pairing;
 mod presence;
 mod queue;
 mod route;
+mod seen;
+mod status;
 mod users;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -69,6 +71,10 @@ struct State {
     /// Groups by the user part of their JID.
     groups: BTreeMap<String, Group>,
     issued_groups: u64,
+    /// Devices whose next message arrives garbled (the `garble` fault).
+    garble_next: HashSet<Jid>,
+    /// 1:1 message ids already routed, so a resend is not delivered twice.
+    seen: seen::SeenMessages,
 }
 
 /// A device that may log in, as the login payload proved it.

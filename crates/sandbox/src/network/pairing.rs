@@ -1,15 +1,17 @@
 //! Linking a companion to an account: the companion's connection waits with a QR code,
 //! the account's phone scans it, the companion confirms with its device signature.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::oneshot;
 use wacore_binary::Jid;
+use wacore_binary::builder::NodeBuilder;
 
 use super::account::{Account, Companion, SignalKeys, public_bytes};
 use super::{DeviceInfo, Network, now_secs};
 use crate::conn::{ConnCommand, ConnHandle, ConnId};
 use crate::error::SandboxError;
+use crate::phone::key_share::{Sharer, app_state_key_share};
 use crate::phone::{CompanionQr, DeviceGrant, grant_device_identity};
 use crate::phone_number::PhoneNumber;
 
@@ -111,6 +113,42 @@ impl Network {
             platform: companion.platform,
             online: false,
         })
+    }
+
+    /// The phone's first message to the companion it just linked: the account's
+    /// app-state sync key, queued for the companion's first login. Without it a fresh
+    /// client waits 10 s for the key before its first app-state sync.
+    pub(crate) async fn share_app_state_key(&self, grant: &LinkGrant, companion: &SignalKeys) {
+        let phone = {
+            let state = self.lock();
+            state
+                .accounts
+                .get(&grant.phone)
+                .map(|a| (a.primary.identity.clone(), a.primary.keys.registration_id, a.adv_raw_id))
+        };
+        let Some((account_key, registration_id, raw_id)) = phone else { return };
+        let sharer = Sharer { account_key: &account_key, registration_id, raw_id, key_index: grant.key_index };
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        let enc = match app_state_key_share(&sharer, companion, grant.device_jid.device, now_ms).await {
+            Ok(enc) => enc,
+            Err(error) => {
+                tracing::warn!(%error, "the phone could not encrypt the app-state key share");
+                return;
+            }
+        };
+        let id = format!("3EB0{:018X}", rand::random::<u128>() >> 56);
+        let message = NodeBuilder::new("message")
+            .attr("from", grant.device_jid.to_non_ad())
+            .attr("id", id)
+            .attr("t", (now_ms / 1000).to_string())
+            .attr("type", "text")
+            .attr("category", "peer")
+            .children([enc])
+            .build();
+        // The companion is between its pairing connection and its first login: the
+        // message waits in its queue and arrives with the offline messages.
+        let mut state = self.lock();
+        let _ = state.enqueue(&grant.device_jid, message);
     }
 }
 

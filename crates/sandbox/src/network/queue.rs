@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use wacore_binary::{Jid, Node};
+use wacore_binary::{Jid, Node, NodeContent};
 
 use super::{Network, State};
 use crate::conn::{ConnHandle, ConnId};
@@ -40,11 +40,27 @@ pub(crate) type Delivery = (ConnHandle, Node);
 impl State {
     /// Queues `node` for `device`; returns it with the connection to write it to if the
     /// device is live now.
-    pub(super) fn enqueue(&mut self, device: &Jid, node: Node) -> Option<Delivery> {
+    pub(super) fn enqueue(&mut self, device: &Jid, mut node: Node) -> Option<Delivery> {
+        if node.tag == "message" && self.garble_next.remove(device) {
+            garble(&mut node);
+        }
         let live = self.live_handle(device);
         let queue = self.queues.entry(device.clone()).or_default();
         queue.push_back(Queued { node: node.clone(), sent_on: live.as_ref().map(|h| h.id) });
         live.map(|handle| (handle, node))
+    }
+}
+
+/// Flips a bit in each ciphertext of a message, as a corrupted transmission would:
+/// the recipient's client cannot decrypt it and asks the sender to retry.
+fn garble(message: &mut Node) {
+    let Some(NodeContent::Nodes(children)) = message.content.as_mut() else { return };
+    for enc in children.iter_mut().filter(|c| c.tag == "enc") {
+        if let Some(NodeContent::Bytes(bytes)) = enc.content.as_mut()
+            && let Some(last) = bytes.last_mut()
+        {
+            *last ^= 0x01;
+        }
     }
 }
 

@@ -39,7 +39,16 @@ impl Network {
         if to.is_group() {
             return self.route_group_message(sender, &to, node, &id);
         }
+        if to.is_status_broadcast() {
+            return self.route_status_message(sender, &to, node, &id);
+        }
         let mut state = self.lock();
+        let fan_out = node.get_optional_child("participants").is_some();
+        if fan_out && !state.seen.first_time(&sender.user, &id) {
+            tracing::info!(%sender, %id, "message sent again under the same id: acknowledged, not delivered twice");
+            routed.reply.push(ack.attr("t", now.to_string()).build());
+            return routed;
+        }
         let chat = state.pn_user(&to);
         // Everything besides the per-device ciphertexts goes to every device as is.
         let shared: Vec<Node> = node
@@ -112,9 +121,11 @@ impl Network {
         if kind.as_deref().is_some_and(|k| LOCAL_RECEIPTS.contains(&k)) {
             return routed;
         }
-        let author = if to.is_group() { participant.clone() } else { participant.clone().or(Some(to.clone())) };
+        // Receipts for group messages and statuses name the message's author.
+        let shared_chat = to.is_group() || to.is_status_broadcast();
+        let author = if shared_chat { participant.clone() } else { participant.clone().or(Some(to.clone())) };
         let Some(author) = author else { return routed };
-        let mut relay = if to.is_group() {
+        let mut relay = if shared_chat {
             NodeBuilder::new("receipt").attr("from", to.clone()).attr("participant", sender.clone())
         } else {
             NodeBuilder::new("receipt").attr("from", sender.clone())

@@ -12,6 +12,7 @@ use wacore_libsignal::crypto::CryptographicMac;
 use wacore_libsignal::protocol::KeyPair;
 use waproto::whatsapp as wa;
 
+pub(crate) mod key_share;
 pub(crate) mod link_code;
 
 /// ADV signature domain separators for end-to-end (not hosted) accounts.

@@ -13,8 +13,7 @@ use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::Event;
 
-/// Generous: a fresh pairing costs the client a 10 s wait for app-state keys that the
-/// sandbox's phone does not send.
+/// Generous: pairing takes a fraction of a second, but a loaded CI machine is slow.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn init_tracing() {
@@ -137,5 +136,16 @@ pub async fn wait_for_inbox(
         assert!(tokio::time::Instant::now() < deadline, "{phone} never received {what}; got {inbox:?}");
         // The inbox has no change notification; a short poll keeps the wait cheap.
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Posts each of `bodies` to `url` and checks that each is refused with a 422
+/// problem+json, as bad admin requests must be.
+pub async fn assert_refused(url: &str, bodies: &[serde_json::Value]) {
+    let http = reqwest::Client::new();
+    for bad in bodies {
+        let answer = http.post(url).json(bad).send().await.unwrap();
+        assert_eq!(answer.status(), 422, "{bad}");
+        assert_eq!(answer.headers()["content-type"], "application/problem+json", "{bad}");
     }
 }
