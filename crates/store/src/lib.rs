@@ -8,6 +8,7 @@
 
 mod db;
 mod engine_state;
+mod inbound;
 mod keys;
 mod messages;
 mod model;

@@ -15,12 +15,12 @@ use crate::{
 };
 
 /// Every message column, qualified for the join with `sessions` that supplies the name.
-const COLUMNS: &str = "m.id, m.tenant_id, m.session_id, s.name AS session_name, m.direction, m.chat, m.recipient, \
-    m.kind, m.content, m.wa_id, m.status, m.priority, m.send_at, m.next_attempt_at, m.attempts, m.error, \
+pub(crate) const COLUMNS: &str = "m.id, m.tenant_id, m.session_id, s.name AS session_name, m.direction, m.chat, \
+    m.recipient, m.sender, m.sender_name, m.kind, m.content, m.wa_id, m.status, m.priority, m.send_at, m.next_attempt_at, m.attempts, m.error, \
     m.created_at, m.queued_at, m.sent_at, m.delivered_at, m.read_at, m.played_at, m.failed_at, m.cancelled_at";
 
 /// Most rows one multi-row INSERT carries; keeps well under SQLite's variable limit.
-const INSERT_CHUNK: usize = 256;
+pub(crate) const INSERT_CHUNK: usize = 256;
 
 impl Store {
     /// Stores a batch of outbound messages in one transaction (a group commit): either
@@ -329,7 +329,7 @@ impl Store {
     pub async fn cancel_message(&self, tenant: &TenantId, id: MessageId, now: OffsetDateTime) -> Result<Transition> {
         let done = sqlx::query(
             "UPDATE messages SET status = 'cancelled', cancelled_at = $3, updated_at = $3 \
-             WHERE tenant_id = $1 AND id = $2 AND status IN ('queued', 'scheduled')",
+             WHERE tenant_id = $1 AND id = $2 AND direction = 'outbound' AND status IN ('queued', 'scheduled')",
         )
         .bind(tenant.as_str())
         .bind(id.to_string())
@@ -358,6 +358,7 @@ impl Store {
         Ok(match self.message(tenant, id).await? {
             None => Transition::NotFound,
             Some(record) if changed > 0 => Transition::Done(record),
+            Some(record) if record.direction == Direction::Inbound => Transition::Inbound,
             Some(record) => Transition::WrongStatus(record.status),
         })
     }
@@ -380,6 +381,8 @@ fn record_of_new(msg: &NewMessage) -> MessageRecord {
         direction: Direction::Outbound,
         chat: msg.chat.clone(),
         recipient: msg.recipient.clone(),
+        sender: None,
+        push_name: None,
         kind: msg.kind.clone(),
         content: msg.content.clone(),
         wa_id: msg.wa_id.clone(),
@@ -401,11 +404,11 @@ fn record_of_new(msg: &NewMessage) -> MessageRecord {
 }
 
 /// A time as the database will give it back.
-fn truncate_ms(t: OffsetDateTime) -> OffsetDateTime {
+pub(crate) fn truncate_ms(t: OffsetDateTime) -> OffsetDateTime {
     from_ms(to_ms(t))
 }
 
-fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
+pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
     fn parse<T>(what: &str, r: Result<T, wagate_types::ParseError>) -> Result<T> {
         r.map_err(|e| StoreError::Corrupt(format!("message {what}: {e}")))
     }
@@ -425,6 +428,8 @@ fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
         direction: parse("direction", Direction::parse(&direction))?,
         chat: ChatId::from_stored(row.try_get("chat")?),
         recipient: row.try_get("recipient")?,
+        sender: row.try_get::<Option<String>, _>("sender")?.map(ChatId::from_stored),
+        push_name: row.try_get("sender_name")?,
         kind: row.try_get("kind")?,
         content: serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("message content: {e}")))?,
         wa_id: WaMessageId::from_stored(row.try_get("wa_id")?),

@@ -96,7 +96,13 @@ pub struct MessageRecord {
     pub session_name: SessionName,
     pub direction: Direction,
     pub chat: ChatId,
+    /// Outbound: the recipient as shown to clients (E.164 for people, else the JID).
+    /// Inbound: the receiving session's own number when it was known, else empty.
     pub recipient: String,
+    /// Inbound only: who wrote the message (in a group, the participant).
+    pub sender: Option<ChatId>,
+    /// Inbound only: the name the sender set on their phone.
+    pub push_name: Option<String>,
     pub kind: String,
     pub content: serde_json::Value,
     pub wa_id: WaMessageId,
@@ -149,7 +155,46 @@ pub enum Transition {
     Done(MessageRecord),
     /// The message exists but is in a status that does not allow the change.
     WrongStatus(MessageStatus),
+    /// The message was received, not sent: there is nothing to cancel or send again.
+    Inbound,
     NotFound,
+}
+
+/// A message a session received, to commit. Its session is given beside the batch.
+#[derive(Debug, Clone)]
+pub struct NewInbound {
+    pub id: MessageId,
+    /// Where it was posted: the sender's own chat, or a group.
+    pub chat: ChatId,
+    /// Who wrote it. With `chat` and `wa_id` it identifies the message, so a
+    /// redelivered copy is recognised.
+    pub sender: ChatId,
+    pub push_name: Option<String>,
+    pub wa_id: WaMessageId,
+    pub kind: String,
+    /// The content object as the API shows it, e.g. `{"text":"Hi"}`.
+    pub content: serde_json::Value,
+    /// When the sender sent it, by WhatsApp's clock; stored as the message's `sent_at`.
+    pub sent_at: OffsetDateTime,
+}
+
+/// Someone who wrote to a session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRecord {
+    pub tenant: TenantId,
+    pub session_id: SessionId,
+    pub jid: ChatId,
+    /// E.164, when the JID is a phone number's.
+    pub phone: Option<String>,
+    /// The newest push name they were seen with.
+    pub push_name: Option<String>,
+    /// When wagate first and last stored a message from them.
+    pub first_seen_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// WhatsApp's time of their newest message.
+    pub last_message_at: OffsetDateTime,
+    /// Messages stored from them (redeliveries not counted).
+    pub messages_received: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

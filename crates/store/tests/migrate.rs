@@ -22,7 +22,8 @@ async fn nodes_starting_together_migrate_once() {
     let mut conn = sqlx::AnyConnection::connect(&database.url).await.unwrap();
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
     conn.close().await.unwrap();
-    assert_eq!(n, 2, "each migration ran once");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres")).unwrap().count();
+    assert_eq!(n, files as i64, "each migration ran once");
 }
 
 #[tokio::test]

@@ -92,6 +92,9 @@ string_enum! {
         Reconnecting = "reconnecting",
         /// Unlinked from the phone; needs a new QR scan.
         LoggedOut = "logged_out",
+        /// Temporarily banned by WhatsApp; reconnects by itself when the ban ends
+        /// (`status_reason` says when).
+        Banned = "banned",
         /// Not running; `status_reason` says why.
         Stopped = "stopped",
     }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use wagate_store::{AcceptOutcome, AttemptResult, MessageFilter, NewApiKey, SessionRecord, Transition};
 use wagate_types::{Direction, MessageId, MessageStatus, ReceiptKind, WaMessageId};
 
-use crate::{TestDb, accept, chat, keyed, new_session, new_session_of, secs, t0, tenant, text};
+use crate::{TestDb, accept, chat, inbound, keyed, new_session, new_session_of, secs, t0, tenant, text};
 
 wagate_store::on_both_backends!(
     filters_select_matching_messages,
@@ -21,8 +21,7 @@ async fn ids(db: &TestDb, filter: MessageFilter) -> Vec<MessageId> {
     db.store.messages(&tenant(), &filter).await.unwrap().into_iter().map(|m| m.id).collect()
 }
 
-/// Stores an inbound message the way the engine's receive path would; the store has
-/// no method for it yet, so this is raw SQL.
+/// Commits one message `session` received from `from`, stored at `at`.
 async fn insert_inbound(
     db: &TestDb,
     session: &SessionRecord,
@@ -30,26 +29,11 @@ async fn insert_inbound(
     wa_id: &WaMessageId,
     at: time::OffsetDateTime,
 ) -> MessageId {
-    let id = MessageId::new();
-    let ms = (at.unix_timestamp_nanos() / 1_000_000) as i64;
-    let pool = db.raw().await;
-    sqlx::query(
-        "INSERT INTO messages (id, tenant_id, session_id, direction, chat, recipient, kind, content, wa_id, status, \
-         priority, next_attempt_at, attempts, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'inbound', $4, $5, 'text', '{\"text\":\"Hi back\"}', $6, 'received', 1, $7, 0, $7, $7)",
-    )
-    .bind(id.to_string())
-    .bind(session.tenant.as_str().to_owned())
-    .bind(session.id.to_string())
-    .bind(chat(from).as_str().to_owned())
-    .bind(format!("+{from}"))
-    .bind(wa_id.as_str().to_owned())
-    .bind(ms)
-    .execute(&pool)
-    .await
-    .expect("insert inbound message");
-    pool.close().await;
-    id
+    let mut msg = inbound(from, "Hi back", at);
+    msg.wa_id = wa_id.clone();
+    let stored = db.store.commit_inbound(&session.tenant, session.id, std::slice::from_ref(&msg), at).await.unwrap();
+    assert_eq!(stored, [true]);
+    msg.id
 }
 
 async fn filters_select_matching_messages(db: &TestDb) {

@@ -8,12 +8,15 @@
 
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-use wagate_store::{AcceptOutcome, Idempotency, MessageRecord, NewMessage, SessionRecord, SessionSettings, Store};
+use wagate_store::{
+    AcceptOutcome, Idempotency, MessageRecord, NewInbound, NewMessage, SessionRecord, SessionSettings, Store,
+};
 use wagate_types::{ChatId, IdempotencyKey, MessageId, Priority, SessionName, TenantId, WaMessageId};
 
 mod accept;
 mod api_keys;
 mod engine_state;
+mod inbound;
 mod listing;
 mod queue;
 mod receipts;
@@ -75,6 +78,20 @@ pub fn text(session: &SessionRecord, created_at: OffsetDateTime) -> NewMessage {
         send_at: None,
         created_at,
         idempotency: None,
+    }
+}
+
+/// A text `from` (digits of a phone number) wrote in its own chat, sent at `at`.
+pub fn inbound(from: &str, body: &str, at: OffsetDateTime) -> NewInbound {
+    NewInbound {
+        id: MessageId::new(),
+        chat: chat(from),
+        sender: chat(from),
+        push_name: Some(format!("Contact {from}")),
+        wa_id: WaMessageId::generate(),
+        kind: "text".to_owned(),
+        content: serde_json::json!({ "text": body }),
+        sent_at: at,
     }
 }
 

@@ -1,0 +1,181 @@
+//! Messages sessions received, and the contacts who wrote them.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use time::OffsetDateTime;
+use wagate_types::{ChatId, Direction, MessageStatus, Priority, SessionId, TenantId};
+
+use crate::messages::INSERT_CHUNK;
+use crate::statement::Statement;
+use crate::time_ms::{from_ms, to_ms};
+use crate::{Backend, ContactRecord, NewInbound, Result, Store, StoreError};
+
+/// What one commit learnt about one sender.
+struct ContactUpdate<'a> {
+    jid: &'a ChatId,
+    push_name: Option<&'a str>,
+    last_message_at: OffsetDateTime,
+    messages: i64,
+}
+
+impl Store {
+    /// Stores messages that `session` received, all in one transaction, and brings the
+    /// contacts who wrote them up to date in the same one. A message already stored
+    /// (same chat, sender and WhatsApp id, as when WhatsApp delivers again after a lost
+    /// acknowledgement) is skipped, and so is a copy earlier in the same batch. Returns,
+    /// for each message, whether it was stored now.
+    ///
+    /// Inbound rows are `received` and never waiting, so the dispatcher never claims
+    /// them and receipts (which match outbound rows only) never change them. Their
+    /// `recipient` is the session's own number as stored now, empty when not known yet.
+    pub async fn commit_inbound(
+        &self,
+        tenant: &TenantId,
+        session: SessionId,
+        messages: &[NewInbound],
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>> {
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        // Postgres: the same lock order as deleting a session (its row first), and the
+        // session cannot go away under this commit.
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR KEY SHARE",
+        };
+        let sql = format!("SELECT phone FROM sessions WHERE id = $1 AND tenant_id = $2{lock}");
+        let own_phone: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(session.to_string())
+            .bind(tenant.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("session {session}")))?
+            .try_get("phone")?;
+        let recipient = own_phone.unwrap_or_default();
+
+        let mut seen = HashSet::new();
+        let fresh: Vec<&NewInbound> = messages.iter().filter(|m| seen.insert((&m.chat, &m.sender, &m.wa_id))).collect();
+        let mut inserted = HashSet::new();
+        for chunk in fresh.chunks(INSERT_CHUNK) {
+            let mut insert = Statement::new(
+                self.backend,
+                "INSERT INTO messages (id, tenant_id, session_id, direction, chat, recipient, sender, sender_name, \
+                 kind, content, wa_id, status, priority, next_attempt_at, attempts, created_at, sent_at, updated_at) ",
+            );
+            insert.push_values(chunk, |row, msg| {
+                row.push_bind(msg.id.to_string())
+                    .push_bind(tenant.as_str().to_owned())
+                    .push_bind(session.to_string())
+                    .push_bind(Direction::Inbound.as_str())
+                    .push_bind(msg.chat.as_str().to_owned())
+                    .push_bind(recipient.clone())
+                    .push_bind(msg.sender.as_str().to_owned())
+                    .push_bind(msg.push_name.clone())
+                    .push_bind(msg.kind.clone())
+                    .push_bind(msg.content.to_string())
+                    .push_bind(msg.wa_id.as_str().to_owned())
+                    .push_bind(MessageStatus::Received.as_str())
+                    .push_bind(i64::from(Priority::Normal.rank()))
+                    .push_bind(to_ms(now))
+                    .push_bind(0_i64)
+                    .push_bind(to_ms(now))
+                    .push_bind(to_ms(msg.sent_at))
+                    .push_bind(to_ms(now));
+            });
+            // The predicate names the partial unique index `messages_inbound`.
+            insert.push(
+                " ON CONFLICT (session_id, chat, sender, wa_id) WHERE direction = 'inbound' DO NOTHING RETURNING id",
+            );
+            for row in insert.build()?.fetch_all(&mut *tx).await? {
+                inserted.insert(row.try_get::<String, _>("id")?);
+            }
+        }
+
+        // One update per sender, in the order they first appear; the newest push name wins.
+        let mut contacts: Vec<ContactUpdate> = Vec::new();
+        let mut position: HashMap<&ChatId, usize> = HashMap::new();
+        for msg in fresh.iter().filter(|m| inserted.contains(&m.id.to_string())) {
+            let i = *position.entry(&msg.sender).or_insert_with(|| {
+                contacts.push(ContactUpdate {
+                    jid: &msg.sender,
+                    push_name: None,
+                    last_message_at: msg.sent_at,
+                    messages: 0,
+                });
+                contacts.len() - 1
+            });
+            let contact = &mut contacts[i];
+            contact.messages += 1;
+            contact.last_message_at = contact.last_message_at.max(msg.sent_at);
+            if let Some(name) = msg.push_name.as_deref() {
+                contact.push_name = Some(name);
+            }
+        }
+        for chunk in contacts.chunks(INSERT_CHUNK) {
+            let mut upsert = Statement::new(
+                self.backend,
+                "INSERT INTO contacts (tenant_id, session_id, jid, phone, push_name, first_seen_at, last_seen_at, \
+                 last_message_at, messages_received) ",
+            );
+            upsert.push_values(chunk, |row, contact| {
+                row.push_bind(tenant.as_str().to_owned())
+                    .push_bind(session.to_string())
+                    .push_bind(contact.jid.as_str().to_owned())
+                    .push_bind(contact.jid.phone().map(|p| p.as_str().to_owned()))
+                    .push_bind(contact.push_name.map(str::to_owned))
+                    .push_bind(to_ms(now))
+                    .push_bind(to_ms(now))
+                    .push_bind(to_ms(contact.last_message_at))
+                    .push_bind(contact.messages);
+            });
+            // A push name from messages older than the newest one stored is stale.
+            upsert.push(
+                " ON CONFLICT (session_id, jid) DO UPDATE SET \
+                 phone = COALESCE(excluded.phone, contacts.phone), \
+                 push_name = CASE WHEN excluded.push_name IS NOT NULL AND (contacts.push_name IS NULL \
+                     OR excluded.last_message_at >= contacts.last_message_at) \
+                     THEN excluded.push_name ELSE contacts.push_name END, \
+                 last_seen_at = excluded.last_seen_at, \
+                 last_message_at = CASE WHEN excluded.last_message_at > contacts.last_message_at \
+                     THEN excluded.last_message_at ELSE contacts.last_message_at END, \
+                 messages_received = contacts.messages_received + excluded.messages_received",
+            );
+            upsert.build()?.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+
+        let mut stored_now = HashSet::new();
+        Ok(messages.iter().map(|m| inserted.contains(&m.id.to_string()) && stored_now.insert(m.id)).collect())
+    }
+
+    /// Who wrote to the session, most recent first.
+    pub async fn contacts(&self, tenant: &TenantId, session: SessionId) -> Result<Vec<ContactRecord>> {
+        let rows = sqlx::query(
+            "SELECT tenant_id, session_id, jid, phone, push_name, first_seen_at, last_seen_at, last_message_at, \
+             messages_received FROM contacts WHERE tenant_id = $1 AND session_id = $2 \
+             ORDER BY last_message_at DESC, jid",
+        )
+        .bind(tenant.as_str())
+        .bind(session.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(contact_from_row).collect()
+    }
+}
+
+fn contact_from_row(row: &AnyRow) -> Result<ContactRecord> {
+    let session_id: String = row.try_get("session_id")?;
+    let count: i64 = row.try_get("messages_received")?;
+    Ok(ContactRecord {
+        tenant: TenantId::from_stored(row.try_get("tenant_id")?),
+        session_id: SessionId(session_id.parse().map_err(|e| StoreError::Corrupt(format!("contact session: {e}")))?),
+        jid: ChatId::from_stored(row.try_get("jid")?),
+        phone: row.try_get("phone")?,
+        push_name: row.try_get("push_name")?,
+        first_seen_at: from_ms(row.try_get("first_seen_at")?),
+        last_seen_at: from_ms(row.try_get("last_seen_at")?),
+        last_message_at: from_ms(row.try_get("last_message_at")?),
+        messages_received: u64::try_from(count).unwrap_or(0),
+    })
+}
