@@ -76,6 +76,11 @@ impl From<CoreError> for ApiError {
             CoreError::WrongStatus(status) => {
                 Self::new(StatusCode::CONFLICT, "wrong_status", format!("not possible while the message is {status}"))
             }
+            CoreError::Inbound => Self::new(
+                StatusCode::CONFLICT,
+                "inbound_message",
+                "the message was received, not sent: only outbound messages can be cancelled or resent",
+            ),
             CoreError::IdempotencyKeyReused => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -11,6 +11,9 @@ pub enum Error {
     /// A message is not in a status that allows the operation.
     #[error("the message is {0}")]
     WrongStatus(MessageStatus),
+    /// The operation is for messages wagate sends, and this one was received.
+    #[error("the message was received, not sent: only outbound messages can be cancelled or resent")]
+    Inbound,
     /// An `Idempotency-Key` came back with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,

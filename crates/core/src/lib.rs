@@ -4,6 +4,7 @@
 //! - [`accept`]: durable accepts with group commits.
 //! - [`sessions`]: running sessions, their events and state.
 //! - [`dispatch`]: the per-session send loop (throttle, retries).
+//! - [`inbox`]: where sessions commit the messages they receive.
 //! - [`auth`]: API keys.
 
 pub mod accept;
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod dispatch;
 mod error;
 mod gateway;
+pub mod inbox;
 pub mod messages;
 pub mod sessions;
 

@@ -119,13 +119,13 @@ impl Gateway {
         Ok(self.store.messages(tenant, &filter).await.context("list messages")?)
     }
 
-    /// Cancels a message that has not been sent yet.
+    /// Cancels a message that has not been sent yet. Received messages cannot be cancelled.
     pub async fn cancel_message(&self, tenant: &TenantId, id: MessageId) -> Result<MessageRecord> {
         let done = self.store.cancel_message(tenant, id, OffsetDateTime::now_utc()).await.context("cancel message")?;
         transition(done, id)
     }
 
-    /// Queues a failed or cancelled message again.
+    /// Queues a failed or cancelled message again. Received messages cannot be resent.
     pub async fn resend_message(&self, tenant: &TenantId, id: MessageId) -> Result<MessageRecord> {
         let done = self.store.resend_message(tenant, id, OffsetDateTime::now_utc()).await.context("resend message")?;
         let record = transition(done, id)?;
@@ -138,6 +138,7 @@ fn transition(done: Transition, id: MessageId) -> Result<MessageRecord> {
     match done {
         Transition::Done(record) => Ok(record),
         Transition::WrongStatus(status) => Err(Error::WrongStatus(status)),
+        Transition::Inbound => Err(Error::Inbound),
         Transition::NotFound => Err(Error::NotFound(format!("message {id}"))),
     }
 }

@@ -17,6 +17,7 @@ use wagate_store::{SessionRecord, SessionSettings, SessionState, Store};
 use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
 
 use crate::dispatch::{self, DispatchConfig};
+use crate::inbox::SessionInbox;
 use crate::{Error, Result};
 
 /// Events an engine may queue before it waits for wagate to keep up.
@@ -265,7 +266,8 @@ impl Sessions {
 
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let spec = SessionSpec { id: record.id, tenant: record.tenant.clone(), name: record.name.clone() };
-        let handle = match self.inner.engine.start(spec, events_tx).await {
+        let inbox = Arc::new(SessionInbox::new(store.clone(), record.tenant.clone(), record.id, record.name.clone()));
+        let handle = match self.inner.engine.start(spec, events_tx, inbox).await {
             Ok(handle) => handle,
             Err(e) => {
                 warn!(session = %record.name, error = %e, "the session could not start");
@@ -327,7 +329,9 @@ fn engine_error(e: EngineError) -> Error {
 }
 
 /// Persists the engine's events in the order they came, then publishes the new state.
-/// On cancellation, events already queued are still saved.
+/// On cancellation, events already queued are still saved. Received messages are not
+/// among what this task stores: the engine committed them through the session's inbox
+/// before reporting them.
 async fn run_events(rt: Arc<Runtime>, store: Store, mut events: mpsc::Receiver<EngineEvent>) {
     loop {
         let event = tokio::select! {
@@ -376,6 +380,11 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
         }
         EngineEvent::LoggedOut { reason } => (state(SessionStatus::LoggedOut, Some(reason)), None),
         EngineEvent::Stopped { reason } => (state(SessionStatus::Stopped, Some(reason)), None),
+        EngineEvent::Banned { until, reason } => {
+            let until = until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            warn!(%until, %reason, "banned");
+            (state(SessionStatus::Banned, Some(format!("{reason}; reconnects at {until}"))), None)
+        }
         EngineEvent::Receipt { wa_ids, kind, at } => {
             if let Err(e) = store.apply_receipt(rt.id, &wa_ids, kind, at).await {
                 error!(error = %e, "could not save a receipt");
@@ -383,7 +392,8 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
             return;
         }
         EngineEvent::Incoming(message) => {
-            debug!(wa_id = %message.wa_id, "incoming message ignored: this engine does not store inbound messages");
+            // Already committed through the session's inbox before the engine reported it.
+            debug!(wa_id = %message.wa_id, chat = %message.chat, "message received");
             return;
         }
     };

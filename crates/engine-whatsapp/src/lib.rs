@@ -10,16 +10,30 @@
 //! Where each piece of state lives is in [`keys`]; one file per storage trait implements
 //! it (`signal`, `appstate`, `protocol` with `tc_tokens` and `buffers`, `msg_secret`,
 //! `device`).
+//!
+//! [`WhatsAppEngine`] runs each session as a whatsapp-rust client on those credentials:
+//! `session` supervises the client, `events` translates what it reports, `policy`
+//! decides when to reconnect, `acks` matches sends with the server's acknowledgements.
 
+mod acks;
 mod appstate;
 mod buffers;
 mod codec;
 mod device;
+mod engine;
+mod events;
 pub mod keys;
 mod msg_secret;
+mod policy;
 mod protocol;
+mod session;
 mod signal;
 mod tc_tokens;
+
+#[cfg(feature = "sandbox")]
+pub use engine::SANDBOX_VERSION;
+pub use engine::{Endpoint, EngineConfig, WhatsAppEngine};
+pub use policy::ReplacedPolicy;
 
 use wagate_store::{EngineState, Store};
 use wagate_types::{SessionId, TenantId};

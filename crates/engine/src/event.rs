@@ -15,21 +15,31 @@ pub enum EngineEvent {
     /// The phone unlinked this device, or credentials were refused: a new QR scan is
     /// needed. The engine does not reconnect.
     LoggedOut { reason: String },
-    /// The session cannot run (no engine in this build, a temporary ban…).
+    /// The session cannot run (no engine in this build, refused by WhatsApp…) and
+    /// waits for a restart.
     Stopped { reason: String },
+    /// WhatsApp banned the number for a while; the engine reconnects at `until`.
+    Banned { until: OffsetDateTime, reason: String },
     /// The recipient's phone reported these messages delivered, read or played.
     Receipt { wa_ids: Vec<WaMessageId>, kind: ReceiptKind, at: OffsetDateTime },
-    /// A message arrived.
+    /// A message arrived. Emitted only after the message was committed through the
+    /// session's [`Inbox`](crate::Inbox), so it needs no storing: it is for fan-out
+    /// (webhooks, live events). A redelivery may emit it again for the same message.
     Incoming(IncomingMessage),
 }
 
 /// A message received by a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncomingMessage {
+    /// The id the sender's device gave the message; unique per chat and sender.
     pub wa_id: WaMessageId,
+    /// Where it was posted: the sender's own chat, or a group.
     pub chat: ChatId,
+    /// Who wrote it (in a group, the participant).
     pub sender: ChatId,
+    /// The name the sender set on their own phone, if WhatsApp passed it along.
     pub push_name: Option<String>,
+    /// When the sender sent it, by WhatsApp's clock.
     pub at: OffsetDateTime,
     pub content: Content,
 }

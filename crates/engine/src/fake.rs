@@ -1,6 +1,6 @@
 //! A scriptable engine for tests of wagate's own logic: sessions link when a test
-//! "scans" them, sends are recorded, and faults come on demand. It speaks no
-//! WhatsApp; end-to-end behaviour is tested against the sandbox instead.
+//! "scans" them, sends are recorded, contacts write in, and faults come on demand. It
+//! speaks no WhatsApp; end-to-end behaviour is tested against the sandbox instead.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, SessionId, WaMessageId};
 
 use crate::{
-    Content, Engine, EngineError, EngineEvent, EventSink, IncomingMessage, OutgoingMessage, SendAck, SendError,
+    Content, Engine, EngineError, EngineEvent, EventSink, Inbox, IncomingMessage, OutgoingMessage, SendAck, SendError,
     Session, SessionSpec,
 };
 
@@ -38,6 +38,7 @@ struct FakeSession {
     linked_as: Option<PhoneNumber>,
     connected: bool,
     sink: Option<EventSink>,
+    inbox: Option<Arc<dyn Inbox>>,
     failures_left: u32,
     fail_permanently: bool,
     qr_count: u32,
@@ -47,6 +48,7 @@ struct FakeSession {
 struct State {
     sessions: HashMap<String, FakeSession>,
     sent: Vec<FakeSend>,
+    acknowledged: Vec<WaMessageId>,
     delivered: HashSet<String>,
     record: Option<File>,
     auto_link: bool,
@@ -167,19 +169,54 @@ impl FakeEngine {
         emit(sink, event).await;
     }
 
-    /// A contact sends the session a text.
-    pub async fn incoming_text(&self, session: &str, from: &PhoneNumber, text: &str) {
-        let sink = self.with_session(session, |s| s.sink.clone()).flatten();
+    /// A contact sends the session a text. Returns the message as delivered, so a test
+    /// can [`redeliver`](Self::redeliver) it.
+    pub async fn incoming_text(
+        &self,
+        session: &str,
+        from: &PhoneNumber,
+        text: &str,
+    ) -> Result<IncomingMessage, EngineError> {
         let chat = ChatId::from_phone(from);
-        let event = EngineEvent::Incoming(IncomingMessage {
+        let message = IncomingMessage {
             wa_id: WaMessageId::generate(),
             sender: chat.clone(),
             chat,
-            push_name: None,
+            push_name: Some(format!("Contact {}", from.digits())),
             at: OffsetDateTime::now_utc(),
             content: Content::Text { body: text.to_owned() },
-        });
-        emit(sink, event).await;
+        };
+        self.incoming(session, std::slice::from_ref(&message)).await?;
+        Ok(message)
+    }
+
+    /// WhatsApp delivers the same message again, as it does when the previous delivery
+    /// was never acknowledged (a crash between receiving and acknowledging).
+    pub async fn redeliver(&self, session: &str, message: &IncomingMessage) -> Result<(), EngineError> {
+        self.incoming(session, std::slice::from_ref(message)).await
+    }
+
+    /// WhatsApp delivers `messages` to the session in one go (as after being offline),
+    /// the way a real engine takes them: commit through the session's inbox, then
+    /// acknowledge, then report each as [`EngineEvent::Incoming`]. A failed commit
+    /// acknowledges and reports nothing; WhatsApp would deliver again later.
+    pub async fn incoming(&self, session: &str, messages: &[IncomingMessage]) -> Result<(), EngineError> {
+        let (inbox, sink) = self
+            .with_session(session, |s| if s.connected { s.inbox.clone().zip(s.sink.clone()) } else { None })
+            .flatten()
+            .ok_or(EngineError::NotConnected)?;
+        inbox.commit(messages).await?;
+        self.lock().acknowledged.extend(messages.iter().map(|m| m.wa_id.clone()));
+        for message in messages {
+            emit(Some(sink.clone()), EngineEvent::Incoming(message.clone())).await;
+        }
+        Ok(())
+    }
+
+    /// The ids of received messages the fake acknowledged to WhatsApp, in order; a
+    /// redelivered message appears once per acknowledgement.
+    pub fn acknowledged(&self) -> Vec<WaMessageId> {
+        self.lock().acknowledged.clone()
     }
 
     /// Whether the session runs and is connected, as the fake sees it.
@@ -210,7 +247,12 @@ async fn emit(sink: Option<EventSink>, event: EngineEvent) {
 
 #[async_trait]
 impl Engine for FakeEngine {
-    async fn start(&self, spec: SessionSpec, events: EventSink) -> Result<Arc<dyn Session>, EngineError> {
+    async fn start(
+        &self,
+        spec: SessionSpec,
+        events: EventSink,
+        inbox: Arc<dyn Inbox>,
+    ) -> Result<Arc<dyn Session>, EngineError> {
         let name = spec.name.as_str().to_owned();
         let first = {
             let mut state = self.lock();
@@ -218,6 +260,7 @@ impl Engine for FakeEngine {
             let s = state.sessions.entry(name.clone()).or_default();
             s.id = Some(spec.id);
             s.sink = Some(events.clone());
+            s.inbox = Some(inbox);
             if s.linked_as.is_none() && auto_link {
                 s.linked_as = Some(PhoneNumber::from_stored("+15550000000".into()));
             }
@@ -305,6 +348,106 @@ impl Session for FakeSessionHandle {
         self.engine.with_session(&self.name, |s| {
             s.connected = false;
             s.sink = None;
+            s.inbox = None;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+    use wagate_types::{SessionName, TenantId};
+
+    use super::*;
+
+    /// An inbox that keeps what it was given in memory, notes how many events were
+    /// already reported when each commit ran, and refuses commits while `failing`.
+    #[derive(Default)]
+    struct MemoryInbox {
+        committed: Mutex<Vec<IncomingMessage>>,
+        events_before_commit: Mutex<Vec<usize>>,
+        sink: Mutex<Option<EventSink>>,
+        failing: Mutex<bool>,
+    }
+
+    #[async_trait]
+    impl Inbox for MemoryInbox {
+        async fn commit(&self, messages: &[IncomingMessage]) -> Result<(), EngineError> {
+            if *self.failing.lock().unwrap() {
+                return Err(EngineError::Failed("the database is down".into()));
+            }
+            let queued = self.sink.lock().unwrap().as_ref().map_or(0, |s| s.max_capacity() - s.capacity());
+            self.events_before_commit.lock().unwrap().push(queued);
+            self.committed.lock().unwrap().extend_from_slice(messages);
+            Ok(())
+        }
+    }
+
+    async fn started(engine: &FakeEngine) -> (Arc<MemoryInbox>, mpsc::Receiver<EngineEvent>) {
+        let (tx, mut rx) = mpsc::channel(16);
+        let inbox = Arc::new(MemoryInbox::default());
+        *inbox.sink.lock().unwrap() = Some(tx.clone());
+        let spec = SessionSpec {
+            id: SessionId::new(),
+            tenant: TenantId::default_tenant(),
+            name: SessionName::parse("default").unwrap(),
+        };
+        engine.start(spec, tx, inbox.clone()).await.unwrap();
+        assert!(matches!(rx.recv().await, Some(EngineEvent::Connected { .. })));
+        (inbox, rx)
+    }
+
+    fn phone() -> PhoneNumber {
+        PhoneNumber::from_stored("+4915123456789".into())
+    }
+
+    #[tokio::test]
+    async fn a_received_message_is_committed_before_it_is_acknowledged_and_reported() {
+        let engine = FakeEngine::new().auto_linked();
+        let (inbox, mut rx) = started(&engine).await;
+
+        let message = engine.incoming_text("default", &phone(), "Hi").await.unwrap();
+
+        assert_eq!(*inbox.committed.lock().unwrap(), std::slice::from_ref(&message));
+        assert_eq!(*inbox.events_before_commit.lock().unwrap(), [0], "nothing reported before the commit");
+        assert_eq!(engine.acknowledged(), std::slice::from_ref(&message.wa_id));
+        assert_eq!(rx.try_recv().unwrap(), EngineEvent::Incoming(message));
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_neither_acknowledged_nor_reported() {
+        let engine = FakeEngine::new().auto_linked();
+        let (inbox, mut rx) = started(&engine).await;
+        *inbox.failing.lock().unwrap() = true;
+
+        let result = engine.incoming_text("default", &phone(), "Hi").await;
+
+        assert_eq!(result, Err(EngineError::Failed("the database is down".into())));
+        assert!(engine.acknowledged().is_empty());
+        assert!(rx.try_recv().is_err(), "no event for an uncommitted message");
+    }
+
+    #[tokio::test]
+    async fn a_redelivery_goes_through_the_inbox_again() {
+        let engine = FakeEngine::new().auto_linked();
+        let (inbox, _rx) = started(&engine).await;
+        let message = engine.incoming_text("default", &phone(), "Hi").await.unwrap();
+
+        engine.redeliver("default", &message).await.unwrap();
+
+        assert_eq!(*inbox.committed.lock().unwrap(), [message.clone(), message.clone()]);
+        assert_eq!(engine.acknowledged(), [message.wa_id.clone(), message.wa_id]);
+    }
+
+    #[tokio::test]
+    async fn nothing_arrives_while_the_session_is_offline() {
+        let engine = FakeEngine::new().auto_linked();
+        let (inbox, _rx) = started(&engine).await;
+        engine.drop_connection("default").await;
+
+        let result = engine.incoming_text("default", &phone(), "Hi").await;
+
+        assert_eq!(result, Err(EngineError::NotConnected));
+        assert!(inbox.committed.lock().unwrap().is_empty());
     }
 }

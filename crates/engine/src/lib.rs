@@ -2,11 +2,16 @@
 //! a [`Session`] sends and reports what happens as [`EngineEvent`]s. wagate's own
 //! types cross this seam; an engine's protocol types never do.
 //!
+//! Received messages take a path of their own: the engine commits them through the
+//! session's [`Inbox`] and only then acknowledges them to WhatsApp, so a crash at any
+//! moment makes WhatsApp deliver again rather than lose a message.
+//!
 //! Engines: [`UnavailableEngine`] (a build without WhatsApp: sessions say so, messages
 //! wait) and [`FakeEngine`] (a scriptable double for tests of wagate's own logic).
 
 mod event;
 mod fake;
+mod inbox;
 mod message;
 mod unavailable;
 
@@ -18,6 +23,7 @@ use wagate_types::{PhoneNumber, SessionId, SessionName, TenantId};
 
 pub use event::{EngineEvent, IncomingMessage};
 pub use fake::{FakeEngine, FakeSend};
+pub use inbox::Inbox;
 pub use message::{Content, OutgoingMessage};
 pub use unavailable::UnavailableEngine;
 
@@ -37,8 +43,15 @@ pub struct SessionSpec {
 pub trait Engine: Send + Sync + 'static {
     /// Starts a session: connects with stored credentials, or begins pairing (QR
     /// codes, as events) when there are none. Returns once the session runs; its
-    /// progress arrives on `events`.
-    async fn start(&self, spec: SessionSpec, events: EventSink) -> Result<Arc<dyn Session>, EngineError>;
+    /// progress arrives on `events`. Every message the session receives is committed
+    /// through `inbox` before WhatsApp is acknowledged, and only then reported on
+    /// `events` as [`EngineEvent::Incoming`].
+    async fn start(
+        &self,
+        spec: SessionSpec,
+        events: EventSink,
+        inbox: Arc<dyn Inbox>,
+    ) -> Result<Arc<dyn Session>, EngineError>;
 
     /// Deletes a session's stored credentials (the session is stopped first).
     async fn forget(&self, session: SessionId) -> Result<(), EngineError>;

@@ -3,7 +3,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use wagate_types::{PhoneNumber, SessionId};
 
-use crate::{Engine, EngineError, EngineEvent, EventSink, OutgoingMessage, SendAck, SendError, Session, SessionSpec};
+use crate::{
+    Engine, EngineError, EngineEvent, EventSink, Inbox, OutgoingMessage, SendAck, SendError, Session, SessionSpec,
+};
 
 /// The engine of a build that cannot talk to WhatsApp. Its sessions report plainly
 /// that they cannot connect; messages wait in the queue, never pretend to go out.
@@ -20,7 +22,12 @@ impl UnavailableEngine {
 
 #[async_trait]
 impl Engine for UnavailableEngine {
-    async fn start(&self, _spec: SessionSpec, events: EventSink) -> Result<Arc<dyn Session>, EngineError> {
+    async fn start(
+        &self,
+        _spec: SessionSpec,
+        events: EventSink,
+        _inbox: Arc<dyn Inbox>,
+    ) -> Result<Arc<dyn Session>, EngineError> {
         // The receiver lives as long as the session; a closed channel means it is gone.
         let _ = events.send(EngineEvent::Stopped { reason: self.reason.clone() }).await;
         Ok(Arc::new(UnavailableSession { reason: self.reason.clone() }))

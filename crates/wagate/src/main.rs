@@ -6,8 +6,9 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 use wagate::Config;
-use wagate::serve::{default_engine, open_store, serve, shutdown_signal, start};
+use wagate::serve::{open_store, serve, shutdown_signal, start, whatsapp_engine};
 use wagate_core::auth::Auth;
+use wagate_engine_whatsapp::EngineConfig;
 use wagate_types::TenantId;
 
 /// Self-hosted WhatsApp gateway.
@@ -24,7 +25,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the gateway: HTTP API, sessions, sending.
-    Serve,
+    Serve {
+        /// Link sessions to an offline sandbox WhatsApp network started in this process,
+        /// instead of WhatsApp (builds with `--features sandbox`).
+        #[arg(long)]
+        sandbox: bool,
+        /// Where the embedded sandbox listens.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7777", requires = "sandbox")]
+        sandbox_bind: std::net::SocketAddr,
+        /// Link sessions to a sandbox that runs elsewhere (`wagate sandbox`), e.g.
+        /// `http://127.0.0.1:7777` (builds with `--features sandbox`).
+        #[arg(long, value_name = "URL", conflicts_with = "sandbox")]
+        sandbox_url: Option<String>,
+    },
     /// Bring the database schema up to date and exit.
     Migrate,
     /// Manage API keys.
@@ -73,7 +86,9 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve => run(config).await,
+        Command::Serve { sandbox: true, sandbox_bind, .. } => run_with_sandbox(config, sandbox_bind).await,
+        Command::Serve { sandbox_url: Some(url), .. } => run(config, sandbox_engine(&url)?, None).await,
+        Command::Serve { .. } => run(config, EngineConfig::whatsapp(), None).await,
         Command::Migrate => {
             open_store(&config).await?.close().await;
             println!("database is up to date");
@@ -84,9 +99,10 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+/// Serves the gateway; `after_start` is printed once it listens.
+async fn run(config: Config, engine: EngineConfig, after_start: Option<String>) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
-    let running = start(&config, store, default_engine()).await?;
+    let running = start(&config, store.clone(), whatsapp_engine(&store, engine)).await?;
     if let Some(key) = &running.new_admin_key {
         println!("\nCreated the admin API key. It is shown only this once; keep it:\n\n    export WAGATE_KEY={key}\n");
     }
@@ -97,6 +113,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         config.bind,
         config.bind
     );
+    if let Some(text) = after_start {
+        println!("{text}");
+    }
     serve(listener, running.gateway, shutdown_signal()).await
 }
 
@@ -149,5 +168,39 @@ async fn sandbox(bind: std::net::SocketAddr) -> anyhow::Result<()> {
 
 #[cfg(not(feature = "sandbox"))]
 async fn sandbox(_bind: std::net::SocketAddr) -> anyhow::Result<()> {
-    anyhow::bail!("this build has no sandbox: build it with `cargo run -p wagate --features sandbox -- sandbox`")
+    anyhow::bail!("{NO_SANDBOX}: `cargo run -p wagate --features sandbox -- sandbox`")
+}
+
+#[cfg(not(feature = "sandbox"))]
+const NO_SANDBOX: &str = "this build has no sandbox; build it with `--features sandbox`";
+
+#[cfg(feature = "sandbox")]
+fn sandbox_engine(url: &str) -> anyhow::Result<EngineConfig> {
+    Ok(EngineConfig::sandbox(url))
+}
+
+#[cfg(not(feature = "sandbox"))]
+fn sandbox_engine(_url: &str) -> anyhow::Result<EngineConfig> {
+    anyhow::bail!("{NO_SANDBOX}: `cargo run -p wagate --features sandbox -- serve --sandbox-url …`")
+}
+
+/// `serve --sandbox`: the gateway, its sessions linked to a sandbox in this process.
+#[cfg(feature = "sandbox")]
+async fn run_with_sandbox(config: Config, bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    use wagate_sandbox::{Sandbox, SandboxConfig};
+    let sandbox = Sandbox::start(SandboxConfig { bind }).await.context("start the sandbox")?;
+    let url = sandbox.http_url();
+    let hint = format!(
+        "\nSandbox mode: sessions link to an offline WhatsApp network at {url}, not to WhatsApp.\n\
+         Its phones scan QR codes and its simulated contacts answer through {url}/sandbox\n\
+         (README: \"Try it without a phone\"; docs/SANDBOX.md).\n"
+    );
+    let served = run(config, EngineConfig::sandbox(url), Some(hint)).await;
+    sandbox.shutdown().await;
+    served
+}
+
+#[cfg(not(feature = "sandbox"))]
+async fn run_with_sandbox(_config: Config, _bind: std::net::SocketAddr) -> anyhow::Result<()> {
+    anyhow::bail!("{NO_SANDBOX}: `cargo run -p wagate --features sandbox -- serve --sandbox`")
 }

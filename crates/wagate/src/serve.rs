@@ -9,18 +9,16 @@ use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tracing::info;
 use wagate_core::Gateway;
-use wagate_engine::{Engine, UnavailableEngine};
+use wagate_engine::Engine;
+use wagate_engine_whatsapp::{EngineConfig, WhatsAppEngine};
 use wagate_store::{Store, redact};
 
 use crate::Config;
 
-/// Why `serve` has no WhatsApp engine in this build.
-pub const NO_ENGINE: &str =
-    "this build of wagate has no WhatsApp engine: the session cannot connect, and its messages stay queued";
-
-/// The engine `wagate serve` runs sessions on.
-pub fn default_engine() -> Arc<dyn Engine> {
-    Arc::new(UnavailableEngine::new(NO_ENGINE))
+/// The engine `wagate serve` runs sessions on: whatsapp-rust, connecting where
+/// `engine` says (WhatsApp, or a sandbox), credentials kept in `store`.
+pub fn whatsapp_engine(store: &Store, engine: EngineConfig) -> Arc<dyn Engine> {
+    Arc::new(WhatsAppEngine::new(store.clone(), engine))
 }
 
 /// Opens (and migrates) the configured database, creating the data directory.

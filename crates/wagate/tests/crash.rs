@@ -2,8 +2,10 @@
 //! a restart, reaches the recipient exactly once.
 //!
 //! The server runs as a real child process: this test binary started again with
-//! `WAGATE_CRASH_CHILD` set, running only `child_server`. Its FakeEngine appends every
-//! send to a file, synced before the send returns, so sends are counted across kills.
+//! `WAGATE_CRASH_CHILD` set, running only `child_server`. Its engine is either a
+//! FakeEngine that appends every send to a file, synced before the send returns, so
+//! sends are counted across kills; or (`WAGATE_CRASH_SANDBOX`) the real engine against
+//! a sandbox in this test's process, whose contact counts what arrives.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -17,12 +19,15 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use wagate::Config;
 use wagate::serve::{serve, start};
-use wagate_engine::FakeEngine;
+use wagate_engine::{Engine, FakeEngine};
+use wagate_engine_whatsapp::{EngineConfig, WhatsAppEngine};
+use wagate_sandbox::{NewContact, Sandbox, SandboxConfig};
 use wagate_store::Store;
 use wagate_store::testing::TestDatabase;
 
 const KEY: &str = "wag_crash_test_key_0123456789";
 const CHILD_ENV: &str = "WAGATE_CRASH_CHILD";
+const SANDBOX_ENV: &str = "WAGATE_CRASH_SANDBOX";
 
 /// Runs the server when started by the test below; does nothing in a normal run.
 #[test]
@@ -37,11 +42,21 @@ fn child_server() {
             api_key: Some(SecretString::from(KEY)),
             ..Config::default()
         };
-        config.throttle.min_delay_ms = 0;
-        config.throttle.max_delay_ms = 0;
-        let engine = FakeEngine::new().auto_linked().recording_to(&dir.join("sent.jsonl")).unwrap();
         let store = Store::connect(&config.database_url()).await.unwrap();
-        let running = start(&config, store, Arc::new(engine)).await.unwrap();
+        let engine: Arc<dyn Engine> = match std::env::var(SANDBOX_ENV) {
+            Ok(url) => {
+                // Slow enough that a kill finds messages queued and one in flight.
+                config.throttle.min_delay_ms = 40;
+                config.throttle.max_delay_ms = 80;
+                Arc::new(WhatsAppEngine::new(store.clone(), EngineConfig::sandbox(url)))
+            }
+            Err(_) => {
+                config.throttle.min_delay_ms = 0;
+                config.throttle.max_delay_ms = 0;
+                Arc::new(FakeEngine::new().auto_linked().recording_to(&dir.join("sent.jsonl")).unwrap())
+            }
+        };
+        let running = start(&config, store, engine).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port_file = dir.join("port");
         std::fs::write(dir.join("port.tmp"), listener.local_addr().unwrap().port().to_string()).unwrap();
@@ -56,8 +71,17 @@ struct Server {
 }
 
 async fn launch(dir: &Path, db: &str) -> Server {
+    launch_on(dir, db, None).await
+}
+
+/// Starts the server process; with `sandbox`, on the real engine against it.
+async fn launch_on(dir: &Path, db: &str, sandbox: Option<&str>) -> Server {
     let _ = std::fs::remove_file(dir.join("port"));
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    if let Some(url) = sandbox {
+        command.env(SANDBOX_ENV, url);
+    }
+    let mut child = command
         .args(["--exact", "child_server", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir)
         .env("WAGATE_CRASH_DB", db)
@@ -153,25 +177,9 @@ async fn accepted_messages_survive_kill_9_and_are_sent_once() {
     // A last start: the session reconnects from its stored state and the queue drains.
     let server = launch(dir.path(), &db).await;
     for (id, wa_id) in &accepted {
-        let mut status = Value::Null;
-        for _ in 0..500 {
-            let message: Value = client
-                .get(format!("{}/api/v1/messages/{id}", server.base))
-                .header("X-API-Key", KEY)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            assert_eq!(message["wa_id"], wa_id.as_str(), "the WhatsApp id never changes");
-            status = message["status"].clone();
-            if status == "sent" {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(status, "sent", "accepted message {id} was not sent after the restart");
+        let url = format!("{}/api/v1/messages/{id}", server.base);
+        let message = wait_for(&client, &url, |m| m["status"] == "sent").await;
+        assert_eq!(message["wa_id"], wa_id.as_str(), "the WhatsApp id never changes");
     }
     server.kill_9();
 
@@ -201,4 +209,96 @@ async fn accepted_messages_survive_kill_9_and_are_sent_once() {
         accepted.len(),
         delivered.len(),
     );
+}
+
+/// The real engine: 50 messages queued, `kill -9` while they go out, a restart that
+/// reconnects with the stored credentials, and the contact has each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_messages_reach_the_contact_once_across_a_kill_9_of_the_real_engine() {
+    let sandbox = Sandbox::start(SandboxConfig { bind: "127.0.0.1:0".parse().unwrap() }).await.unwrap();
+    sandbox.create_account("+4915110000091", "Shop").unwrap();
+    sandbox.create_contact(NewContact::new("+4915110000092", "Bob")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::from_env().await;
+    let client = reqwest::Client::new();
+    let api = |server: &Server, path: &str| format!("{}{path}", server.base);
+
+    let server = launch_on(dir.path(), &database.url, Some(&sandbox.http_url())).await;
+    let created = client
+        .post(api(&server, "/api/v1/sessions"))
+        .header("X-API-Key", KEY)
+        .json(&json!({ "name": "shop" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let qr = wait_for(&client, &api(&server, "/api/v1/sessions/shop/qr"), |q| q["qr"].is_string()).await;
+    sandbox.scan_qr("+4915110000091", qr["qr"].as_str().unwrap()).await.unwrap();
+    wait_for(&client, &api(&server, "/api/v1/sessions/shop"), |s| s["status"] == "connected").await;
+
+    let mut wa_ids = Vec::new();
+    for i in 0..50 {
+        let response = client
+            .post(api(&server, "/api/v1/messages"))
+            .header("X-API-Key", KEY)
+            .json(&json!({ "session": "shop", "to": "+4915110000092", "text": format!("message {i}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let body: Value = response.json().await.unwrap();
+        wa_ids.push(body["wa_id"].as_str().unwrap().to_owned());
+    }
+    // Kill it once the first few arrived: the rest are queued, one is being sent.
+    let killed_after = rand::rng().random_range(3..12);
+    for _ in 0..1000 {
+        if sandbox.contact_messages("+4915110000092").unwrap().len() >= killed_after {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill_9();
+    let before_restart = sandbox.contact_messages("+4915110000092").unwrap().len();
+
+    let server = launch_on(dir.path(), &database.url, Some(&sandbox.http_url())).await;
+    let session = wait_for(&client, &api(&server, "/api/v1/sessions/shop"), |s| s["status"] != "starting").await;
+    assert_eq!(session["status"], "connected", "reconnects with its stored credentials, no QR code: {session}");
+    for _ in 0..3000 {
+        if sandbox.contact_messages("+4915110000092").unwrap().len() >= wa_ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // a late duplicate would show now
+    server.kill_9();
+
+    let received = sandbox.contact_messages("+4915110000092").unwrap();
+    let mut copies: HashMap<&str, usize> = HashMap::new();
+    for message in &received {
+        *copies.entry(message.id.as_str()).or_default() += 1;
+    }
+    for wa_id in &wa_ids {
+        assert_eq!(copies.get(wa_id.as_str()), Some(&1), "message {wa_id} did not arrive exactly once: {copies:?}");
+    }
+    assert_eq!(received.len(), wa_ids.len(), "nothing else arrived");
+    println!("killed after {before_restart} of 50 had arrived; all 50 arrived once");
+    sandbox.shutdown().await;
+}
+
+/// Polls `url` until `done` accepts the JSON it answers (60 s at most; a message not
+/// `sent` after that was lost).
+async fn wait_for(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..1200 {
+        if let Ok(response) = client.get(url).header("X-API-Key", KEY).send().await
+            && let Ok(body) = response.json::<Value>().await
+        {
+            if done(&body) {
+                return body;
+            }
+            last = body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{url} never got there; last answer: {last}");
 }

@@ -22,19 +22,29 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Path, Query, invalid_body, too_large};
 use crate::time_format::{opt_rfc3339, rfc3339};
 
-/// A message and where it is in its life.
+/// A message and where it is in its life: one sent through wagate (`outbound`) or one
+/// a session received (`inbound`, status `received`).
 #[derive(Serialize, ToSchema)]
 pub struct Message {
     id: String,
     /// The session that sends (or received) it.
     session: String,
     direction: Direction,
-    /// The chat's WhatsApp JID.
+    /// The chat's WhatsApp JID: the other person's, or the group's.
     #[schema(example = "9611234567@s.whatsapp.net")]
     chat: String,
-    /// The recipient: E.164 for people, the JID for groups and others.
+    /// Outbound: the recipient, E.164 for people, the JID for groups and others.
+    /// Inbound: the receiving session's own number (E.164), empty if the session did
+    /// not know its number yet.
     #[schema(example = "+9611234567")]
     to: String,
+    /// Inbound only: who wrote it (in a group, the participant): E.164 when WhatsApp
+    /// names the sender by phone number, else the JID (e.g. `…@lid`). Null for outbound.
+    #[schema(example = "+4915123456789")]
+    from: Option<String>,
+    /// Inbound only: the name the sender set on their own phone, if WhatsApp passed it on.
+    #[schema(example = "Ann")]
+    push_name: Option<String>,
     /// What the message carries: `text`.
     kind: String,
     text: Option<String>,
@@ -47,8 +57,11 @@ pub struct Message {
     /// Why the last attempt failed.
     error: Option<String>,
     send_at: Option<String>,
+    /// When wagate stored it: accepted (outbound) or received (inbound).
     created_at: String,
     queued_at: Option<String>,
+    /// Outbound: when the WhatsApp server acknowledged it. Inbound: when the sender
+    /// sent it, by WhatsApp's clock.
     sent_at: Option<String>,
     delivered_at: Option<String>,
     read_at: Option<String>,
@@ -66,6 +79,8 @@ impl From<MessageRecord> for Message {
             direction: r.direction,
             chat: r.chat.to_string(),
             to: r.recipient,
+            from: r.sender.map(|jid| jid.phone().map_or_else(|| jid.to_string(), |phone| phone.to_string())),
+            push_name: r.push_name,
             kind: r.kind,
             text,
             status: r.status,
@@ -206,6 +221,7 @@ pub struct ListParams {
     /// Only this session's messages.
     session: Option<String>,
     status: Option<MessageStatus>,
+    /// `outbound` (sent through wagate) or `inbound` (received by a session).
     direction: Option<Direction>,
     /// Only this chat: a phone number or JID.
     chat: Option<String>,
@@ -225,7 +241,7 @@ pub struct MessagePage {
     next_cursor: Option<String>,
 }
 
-/// Lists messages, newest first, a page at a time.
+/// Lists messages, sent and received, newest first, a page at a time.
 #[utoipa::path(get, operation_id = "list_messages", path = "/api/v1/messages", tag = "messages", params(ListParams),
     responses((status = 200, description = "OK", body = MessagePage), (status = 404, description = "Not found", body = Problem), (status = 422, description = "A field is invalid", body = Problem)))]
 pub async fn list(
@@ -292,10 +308,11 @@ pub async fn get(
     Ok(axum::Json(gw.message(&caller.tenant, message_id(&id)?).await?.into()))
 }
 
-/// Cancels a message that is still `queued` or `scheduled`.
+/// Cancels a message that is still `queued` or `scheduled`. Received messages cannot be
+/// cancelled (409, code `inbound_message`).
 #[utoipa::path(delete, operation_id = "cancel_message", path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
     responses((status = 200, description = "OK", body = Message), (status = 404, description = "Not found", body = Problem),
-              (status = 409, body = Problem, description = "already on its way or done")))]
+              (status = 409, body = Problem, description = "already on its way or done, or a received message")))]
 pub async fn cancel(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -304,9 +321,10 @@ pub async fn cancel(
     Ok(axum::Json(gw.cancel_message(&caller.tenant, message_id(&id)?).await?.into()))
 }
 
-/// Queues a `failed` or `cancelled` message again, with the same WhatsApp id.
+/// Queues a `failed` or `cancelled` message again, with the same WhatsApp id. Received
+/// messages cannot be resent (409, code `inbound_message`).
 #[utoipa::path(post, operation_id = "resend_message", path = "/api/v1/messages/{id}/resend", tag = "messages", params(("id" = String, Path)),
-    responses((status = 202, description = "Accepted: stored and queued", body = Message), (status = 404, description = "Not found", body = Problem), (status = 409, description = "Conflict with the current state", body = Problem)))]
+    responses((status = 202, description = "Accepted: stored and queued", body = Message), (status = 404, description = "Not found", body = Problem), (status = 409, description = "Conflict with the current state, or a received message", body = Problem)))]
 pub async fn resend(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,

@@ -12,16 +12,21 @@ use tokio::task::JoinHandle;
 use wagate::Config;
 use wagate::serve::{serve, start};
 use wagate_core::Gateway;
-use wagate_engine::FakeEngine;
+use wagate_engine::{Engine, FakeEngine};
 use wagate_store::Store;
 use wagate_store::testing::TestDatabase;
 use wagate_types::PhoneNumber;
 
 pub const KEY: &str = "wag_test_admin_key_0123456789";
 
+/// Makes the engine a server runs on, again for each restart.
+pub type MakeEngine = Arc<dyn Fn(&Store) -> Arc<dyn Engine> + Send + Sync>;
+
 pub struct TestApp {
     pub base: String,
+    /// The fake WhatsApp of [`spawn_app`]; idle when the app runs on another engine.
     pub engine: FakeEngine,
+    make_engine: MakeEngine,
     pub gateway: Arc<Gateway>,
     pub database_url: String,
     config: Config,
@@ -39,6 +44,13 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let engine = FakeEngine::new();
+    let fake = engine.clone();
+    spawn_app_on(engine, Arc::new(move |_: &Store| Arc::new(fake.clone()) as Arc<dyn Engine>), adjust).await
+}
+
+/// A server like [`spawn_app_with`]'s on the engine `make_engine` makes.
+pub async fn spawn_app_on(engine: FakeEngine, make_engine: MakeEngine, adjust: impl FnOnce(&mut Config)) -> TestApp {
     sqlx::any::install_default_drivers();
     let dir = tempfile::tempdir().expect("temp dir");
     let database = TestDatabase::from_env().await;
@@ -54,12 +66,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.delivery.retry_base_ms = 20;
     config.delivery.retry_max_ms = 100;
     adjust(&mut config);
-    let engine = FakeEngine::new();
     let database_url = config.database_url();
-    let (gateway, base, shutdown, server) = boot(&config, engine.clone()).await;
+    let (gateway, base, shutdown, server) = boot(&config, &make_engine).await;
     TestApp {
         base,
         engine,
+        make_engine,
         gateway,
         database_url,
         config,
@@ -71,9 +83,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
-async fn boot(config: &Config, engine: FakeEngine) -> (Arc<Gateway>, String, oneshot::Sender<()>, JoinHandle<()>) {
+async fn boot(
+    config: &Config,
+    make_engine: &MakeEngine,
+) -> (Arc<Gateway>, String, oneshot::Sender<()>, JoinHandle<()>) {
     let store = Store::connect(&config.database_url()).await.expect("database");
-    let running = start(config, store, Arc::new(engine)).await.expect("gateway starts");
+    let engine = make_engine(&store);
+    let running = start(config, store, engine).await.expect("gateway starts");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
@@ -161,6 +177,7 @@ impl TestApp {
             ("messages", "MAX(updated_at)"),
             ("idempotency_keys", "MAX(created_at)"),
             ("api_keys", "MAX(created_at)"),
+            ("contacts", "MAX(last_seen_at)"),
         ] {
             let row =
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, {changed} AS changed FROM {table}")))
@@ -173,7 +190,7 @@ impl TestApp {
     }
 
     /// Stops the server as SIGTERM would, and starts a new one on the same database
-    /// and the same fake WhatsApp.
+    /// and the same (fake or sandbox) WhatsApp.
     pub async fn restart(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
@@ -181,7 +198,7 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.expect("server stops cleanly");
         }
-        let (gateway, base, shutdown, server) = boot(&self.config, self.engine.clone()).await;
+        let (gateway, base, shutdown, server) = boot(&self.config, &self.make_engine).await;
         self.gateway = gateway;
         self.base = base;
         self.shutdown = Some(shutdown);
@@ -202,18 +219,28 @@ pub fn phone(text: &str) -> PhoneNumber {
 }
 
 /// Polls until `check` gives a value, for up to ten seconds.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..500 {
+    within(Duration::from_secs(10), what, check).await
+}
+
+/// Polls until `check` gives a value; panics after `limit`.
+pub async fn within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
         if let Some(value) = check().await {
             return value;
         }
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {limit:?} waiting until {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("timed out waiting until {what}");
 }
 
 /// Asserts a problem+json answer with this status and code.

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use wagate_types::ReceiptKind;
 
-use crate::helpers::{assert_problem, eventually, spawn_app, spawn_app_with};
+use crate::helpers::{assert_problem, eventually, phone, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_text_is_accepted_queued_and_sent_with_its_stored_whatsapp_id() {
@@ -293,4 +293,59 @@ async fn unknown_messages_are_404() {
     assert_problem(cancel, StatusCode::NOT_FOUND, "not_found").await;
     let resend = app.post(&format!("/api/v1/messages/{missing}/resend"), json!({})).await;
     assert_problem(resend, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_received_text_is_stored_before_it_is_acknowledged_and_stored_once() {
+    let app = spawn_app().await;
+    app.connected_session("default").await;
+
+    let received = app.engine.incoming_text("default", &phone("+961 1 234 567"), "Hello from Beirut").await.unwrap();
+
+    // The engine acknowledged it to WhatsApp only after the commit, so it is listed now.
+    assert_eq!(app.engine.acknowledged(), std::slice::from_ref(&received.wa_id));
+    let page: Value = app.get("/api/v1/messages?direction=inbound").await.json().await.unwrap();
+    let listed = page["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    let message = &listed[0];
+    assert_eq!(message["direction"], "inbound");
+    assert_eq!(message["status"], "received");
+    assert_eq!(message["session"], "default");
+    assert_eq!(message["chat"], "9611234567@s.whatsapp.net");
+    assert_eq!(message["from"], "+9611234567");
+    assert_eq!(message["push_name"], "Contact 9611234567");
+    assert_eq!(message["to"], "+4915123456789", "the receiving session's own number");
+    assert_eq!((message["kind"].as_str(), message["text"].as_str()), (Some("text"), Some("Hello from Beirut")));
+    assert_eq!(message["wa_id"], received.wa_id.as_str());
+    assert!(message["sent_at"].is_string() && message["created_at"].is_string());
+    assert_eq!(&app.message(message["id"].as_str().unwrap()).await, message);
+    let outbound: Value = app.get("/api/v1/messages?direction=outbound").await.json().await.unwrap();
+    assert!(outbound["data"].as_array().unwrap().is_empty());
+
+    // WhatsApp delivers it again, as after a crash before the acknowledgement.
+    app.engine.redeliver("default", &received).await.unwrap();
+    let all: Value = app.get("/api/v1/messages").await.json().await.unwrap();
+    assert_eq!(all["data"].as_array().unwrap().len(), 1, "a redelivery is stored once");
+    assert_eq!(app.engine.acknowledged().len(), 2, "and acknowledged again");
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(app.engine.sent().is_empty(), "a received message is never sent");
+}
+
+#[tokio::test]
+async fn a_received_message_cannot_be_cancelled_or_resent() {
+    let app = spawn_app().await;
+    app.connected_session("default").await;
+    app.engine.incoming_text("default", &phone("+4915111111111"), "Hi").await.unwrap();
+    let page: Value = app.get("/api/v1/messages").await.json().await.unwrap();
+    let id = page["data"][0]["id"].as_str().unwrap().to_owned();
+    let before = app.snapshot().await;
+
+    let cancel = app.request(Method::DELETE, &format!("/api/v1/messages/{id}")).send().await.unwrap();
+    assert_problem(cancel, StatusCode::CONFLICT, "inbound_message").await;
+    let resend = app.post(&format!("/api/v1/messages/{id}/resend"), json!({})).await;
+    assert_problem(resend, StatusCode::CONFLICT, "inbound_message").await;
+
+    assert_eq!(app.snapshot().await, before, "refusals change nothing");
+    assert_eq!(app.message(&id).await["status"], "received");
 }

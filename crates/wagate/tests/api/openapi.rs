@@ -42,6 +42,9 @@ fn the_document_is_openapi_3_and_describes_the_contract() {
     }
     // Every operation documents its problem answers with the shared schema.
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Received messages show who wrote them.
+    let message = &doc["components"]["schemas"]["Message"]["properties"];
+    assert!(message["from"].is_object() && message["push_name"].is_object(), "{message}");
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 }
 

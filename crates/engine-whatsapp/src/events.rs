@@ -1,0 +1,163 @@
+//! What whatsapp-rust reports, in wagate's words. The handler runs inline on the
+//! client's event bus, so it only translates and queues; the session's pump hands the
+//! events on to wagate in order.
+
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use wacore::proto_helpers::MessageExt as _;
+use wacore::types::events::{Event, EventHandler, InboundMessage};
+use wacore::types::presence::ReceiptType;
+use wacore_binary::{Jid, JidExt as _};
+use wagate_engine::{Content, EngineEvent, IncomingMessage};
+use wagate_types::{ChatId, PhoneNumber, ReceiptKind, WaMessageId};
+use whatsapp_rust::{Client, InboundDurabilityHook};
+
+use crate::session::{Ending, Shared};
+
+/// Receives the client's events for one session.
+pub(crate) struct Forwarder {
+    pub(crate) shared: Weak<Shared>,
+}
+
+impl EventHandler for Forwarder {
+    fn handle_event(&self, event: Arc<Event>) {
+        let Some(shared) = self.shared.upgrade() else { return };
+        let now = OffsetDateTime::now_utc();
+        match &*event {
+            Event::PairingQrCode(qr) => {
+                shared.reached();
+                shared.emit(EngineEvent::Qr { code: qr.code.clone(), expires_at: now + qr.timeout });
+            }
+            Event::Connected(_) => {
+                shared.reached();
+                let Some(client) = shared.client() else { return };
+                let Some(pn) = client.pn() else { return };
+                let phone = PhoneNumber::from_stored(format!("+{}", pn.user));
+                let push_name = Some(client.push_name()).filter(|n| !n.is_empty());
+                shared.emit(EngineEvent::Connected { phone, push_name });
+            }
+            Event::Disconnected(disconnected) => {
+                shared.acks.abandon_all();
+                if !shared.stopping() {
+                    let reason = format!("connection lost ({:?}); reconnecting", disconnected.reason);
+                    shared.emit(EngineEvent::Disconnected { reason, retrying: true });
+                }
+            }
+            Event::LoggedOut(logged_out) => {
+                let reason = format!("the phone unlinked this device ({:?})", logged_out.reason);
+                shared.ended(Ending::LoggedOut(reason));
+            }
+            Event::StreamReplaced(_) => shared.ended(Ending::Replaced),
+            Event::TemporaryBan(ban) => {
+                let seconds = ban.expire.num_seconds();
+                let until = now + time::Duration::seconds(seconds);
+                shared.ended(Ending::Banned { until, code: format!("{:?}", ban.code) });
+            }
+            Event::ClientOutdated(_) => {
+                shared.ended(Ending::Failed("WhatsApp refused this client version as outdated".into()));
+            }
+            Event::ConnectFailure(failure) => {
+                let message = failure.message.as_deref().unwrap_or("no details");
+                shared.ended(Ending::Failed(format!(
+                    "WhatsApp refused the connection ({:?}: {message})",
+                    failure.reason
+                )));
+            }
+            Event::PairingQrCodesExhausted(_) => shared.ended(Ending::QrExhausted),
+            Event::ServerAck(ack) if ack.class.as_deref() == Some("message") => {
+                let outcome = match &ack.error {
+                    Some(code) => Err(code.clone()),
+                    None => Ok(ack.timestamp.and_then(|t| from_millis(t.timestamp_millis()))),
+                };
+                shared.acks.resolve(&ack.id, outcome);
+            }
+            Event::Receipt(receipt) => {
+                let Some(kind) = receipt_kind(&receipt.r#type) else { return };
+                let wa_ids: Vec<WaMessageId> =
+                    receipt.message_ids.iter().map(|id| WaMessageId::from_stored(id.to_string())).collect();
+                if !wa_ids.is_empty() {
+                    let at = from_millis(receipt.timestamp.timestamp_millis()).unwrap_or(now);
+                    shared.emit(EngineEvent::Receipt { wa_ids, kind, at });
+                }
+            }
+            Event::Messages(batch) => {
+                for message in batch.messages.iter().filter_map(incoming) {
+                    shared.emit(EngineEvent::Incoming(message));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Commits received messages through wagate's inbox before the client acknowledges
+/// them to WhatsApp. A failed commit leaves them unacknowledged: WhatsApp redelivers.
+pub(crate) struct InboxHook {
+    pub(crate) shared: Weak<Shared>,
+}
+
+#[async_trait]
+impl InboundDurabilityHook for InboxHook {
+    async fn on_messages(&self, _client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
+        let shared = self.shared.upgrade().ok_or_else(|| anyhow::anyhow!("the session is gone"))?;
+        let messages: Vec<IncomingMessage> = batch.iter().filter_map(incoming).collect();
+        if messages.is_empty() {
+            return Ok(());
+        }
+        shared.inbox.commit(&messages).await.map_err(|e| anyhow::anyhow!("inbound messages not committed: {e}"))
+    }
+}
+
+/// The message in wagate's terms; `None` for what wagate does not keep (our own
+/// messages echoed from the phone, protocol messages without content).
+fn incoming(inbound: &InboundMessage) -> Option<IncomingMessage> {
+    let info = &inbound.info;
+    let source = &info.source;
+    if source.is_from_me {
+        return None;
+    }
+    let content = match inbound.message.text_content() {
+        Some(text) => Content::Text { body: text.to_owned() },
+        None => return None,
+    };
+    let sender = person(&source.sender, source.sender_alt.as_ref());
+    let chat = if source.is_group || source.chat.is_group() {
+        ChatId::from_stored(source.chat.to_non_ad().to_string())
+    } else {
+        sender.clone()
+    };
+    let at = from_millis(info.timestamp.timestamp_millis()).unwrap_or_else(OffsetDateTime::now_utc);
+    Some(IncomingMessage {
+        wa_id: WaMessageId::from_stored(info.id.to_string()),
+        chat,
+        sender,
+        push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
+        at,
+        content,
+    })
+}
+
+/// A person's chat address, by phone number when WhatsApp told us it.
+fn person(jid: &Jid, alt: Option<&Jid>) -> ChatId {
+    let by_phone = match alt {
+        Some(alt) if jid.is_lid() && alt.is_pn() => alt,
+        _ => jid,
+    };
+    ChatId::from_stored(by_phone.to_non_ad().to_string())
+}
+
+fn receipt_kind(kind: &ReceiptType) -> Option<ReceiptKind> {
+    match kind {
+        // `inactive`: delivered to a phone whose app is in the background.
+        ReceiptType::Delivered | ReceiptType::Inactive => Some(ReceiptKind::Delivered),
+        ReceiptType::Read => Some(ReceiptKind::Read),
+        ReceiptType::Played => Some(ReceiptKind::Played),
+        _ => None,
+    }
+}
+
+fn from_millis(ms: i64) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+}

@@ -1,0 +1,327 @@
+//! One session: a whatsapp-rust client, and the supervisor that starts it again when
+//! WhatsApp closed it for a reason wagate handles itself (see [`crate::policy`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use wacore::proto_helpers::MessageBuilderExt as _;
+use wacore_binary::Jid;
+use wagate_engine::{
+    Content, EngineError, EngineEvent, EventSink, Inbox, OutgoingMessage, SendAck, SendError, Session, SessionSpec,
+};
+use wagate_types::PhoneNumber;
+use waproto::whatsapp as wa;
+use whatsapp_rust::Client;
+use whatsapp_rust::SendOptions;
+use whatsapp_rust::bot::{Bot, BotHandle};
+use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::transport::TokioWebSocketTransportFactory;
+
+use crate::StoredCredentials;
+use crate::acks::Acks;
+use crate::engine::{Endpoint, EngineConfig};
+use crate::events::{Forwarder, InboxHook};
+use crate::policy::ReplacedBackoff;
+
+/// Why a client stopped for good, as its events said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// Unlinked from the phone or refused as logged out: the credentials are void.
+    LoggedOut(String),
+    /// Another connection with the same credentials took over.
+    Replaced,
+    /// WhatsApp banned the number until then.
+    Banned { until: OffsetDateTime, code: String },
+    /// Nobody scanned any of the QR codes.
+    QrExhausted,
+    /// WhatsApp refused the connection for another reason.
+    Failed(String),
+}
+
+/// What the session's client, its event handler and its supervisor share.
+pub(crate) struct Shared {
+    spec: SessionSpec,
+    credentials: StoredCredentials,
+    config: Arc<EngineConfig>,
+    pub(crate) inbox: Arc<dyn Inbox>,
+    pub(crate) acks: Arc<Acks>,
+    /// Events in the order they happened, for the pump to hand on.
+    events: mpsc::UnboundedSender<EngineEvent>,
+    client: Mutex<Option<Arc<Client>>>,
+    ending: Mutex<Option<Ending>>,
+    /// Whether the current client reached WhatsApp (connected or got a QR code).
+    reached: AtomicBool,
+    stop: CancellationToken,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: EngineEvent) {
+        // The pump is gone only once the session stopped; nobody listens then.
+        let _ = self.events.send(event);
+    }
+
+    pub(crate) fn client(&self) -> Option<Arc<Client>> {
+        self.client.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn ended(&self, ending: Ending) {
+        let mut slot = self.ending.lock().unwrap_or_else(|p| p.into_inner());
+        // The first reason wins: a ban's failure is followed by the disconnect it caused.
+        slot.get_or_insert(ending);
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    pub(crate) fn reached(&self) {
+        self.reached.store(true, Ordering::Relaxed);
+    }
+
+    fn set_client(&self, client: Option<Arc<Client>>) {
+        *self.client.lock().unwrap_or_else(|p| p.into_inner()) = client;
+    }
+
+    fn take_ending(&self) -> Option<Ending> {
+        self.ending.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+pub(crate) struct WhatsAppSession {
+    shared: Arc<Shared>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl WhatsAppSession {
+    pub(crate) fn start(
+        spec: SessionSpec,
+        credentials: StoredCredentials,
+        config: Arc<EngineConfig>,
+        sink: EventSink,
+        inbox: Arc<dyn Inbox>,
+    ) -> Arc<Self> {
+        let (events, queued) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            spec,
+            credentials,
+            config,
+            inbox,
+            acks: Arc::default(),
+            events,
+            client: Mutex::new(None),
+            ending: Mutex::new(None),
+            reached: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+        });
+        let pump = tokio::spawn(pump(queued, sink));
+        let supervisor = tokio::spawn(supervise(shared.clone()));
+        Arc::new(Self { shared, tasks: Mutex::new(vec![supervisor, pump]) })
+    }
+
+    fn connected_client(&self) -> Option<Arc<Client>> {
+        self.shared.client().filter(|c| c.is_connected() && c.is_logged_in())
+    }
+}
+
+#[async_trait]
+impl Session for WhatsAppSession {
+    #[tracing::instrument(skip_all, fields(session = %self.shared.spec.name, wa_id = %message.wa_id))]
+    async fn send(&self, message: &OutgoingMessage) -> Result<SendAck, SendError> {
+        let client = self.connected_client().ok_or(SendError::NotConnected)?;
+        let to: Jid = message
+            .to
+            .as_str()
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("'{}' is not a WhatsApp address: {e}", message.to)))?;
+        let body = match &message.content {
+            Content::Text { body } => wa::Message::text(body.clone()),
+        };
+        let mut ack = self.shared.acks.expect(message.wa_id.as_str());
+        let options = SendOptions::default().with_message_id(message.wa_id.as_str());
+        client.send_message_with_options(to, body, options).await.map_err(send_error)?;
+        let timeout = self.shared.config.ack_timeout;
+        match tokio::time::timeout(timeout, ack.outcome()).await {
+            Ok(Some(Ok(at))) => Ok(SendAck { at: at.unwrap_or_else(OffsetDateTime::now_utc) }),
+            Ok(Some(Err(code))) => Err(nack_error(&code)),
+            Ok(None) => {
+                Err(SendError::Temporary("the connection closed before WhatsApp acknowledged the message".into()))
+            }
+            Err(_) => Err(SendError::Temporary(format!("WhatsApp did not acknowledge the message within {timeout:?}"))),
+        }
+    }
+
+    async fn pair_code(&self, phone: &PhoneNumber) -> Result<String, EngineError> {
+        let client = self.shared.client().filter(|c| c.is_connected()).ok_or(EngineError::NotConnected)?;
+        // A new request replaces the code shown before, as the phone app does.
+        client.cancel_pair_code().await;
+        let options = PairCodeOptions { phone_number: phone.digits().to_owned(), ..PairCodeOptions::default() };
+        client.pair_with_code(options).await.map_err(|e| EngineError::Failed(format!("no pairing code: {e}")))
+    }
+
+    async fn logout(&self) -> Result<(), EngineError> {
+        if let Some(client) = self.shared.client() {
+            client.logout().await;
+        }
+        self.shared.credentials.forget().await.map_err(|e| EngineError::Failed(e.to_string()))?;
+        Ok(())
+    }
+
+    async fn stop(&self) {
+        self.shared.stop.cancel();
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut tasks = tasks.into_iter();
+        if let Some(supervisor) = tasks.next() {
+            let _ = supervisor.await;
+        }
+        // Nothing is reported after a stop.
+        for task in tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Hands the session's events on to wagate in order, waiting when wagate is behind.
+async fn pump(mut queued: mpsc::UnboundedReceiver<EngineEvent>, sink: EventSink) {
+    while let Some(event) = queued.recv().await {
+        if sink.send(event).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the client; when it stopped for good, decides whether to start it again.
+#[tracing::instrument(skip_all, fields(session = %shared.spec.name))]
+async fn supervise(shared: Arc<Shared>) {
+    let mut replaced = ReplacedBackoff::new(shared.config.replaced);
+    loop {
+        let mut bot = match build(&shared).await {
+            Ok(bot) => bot,
+            Err(reason) => {
+                warn!(%reason, "the WhatsApp client could not start");
+                shared.emit(EngineEvent::Stopped { reason });
+                return;
+            }
+        };
+        shared.reached.store(false, Ordering::Relaxed);
+        shared.set_client(Some(bot.client()));
+        let silence = tokio::time::sleep(shared.config.unreachable_after);
+        tokio::pin!(silence);
+        let mut silence_over = false;
+        let stopped = loop {
+            tokio::select! {
+                () = &mut bot => break false,
+                () = shared.stop.cancelled() => break true,
+                () = &mut silence, if !silence_over => {
+                    silence_over = true;
+                    if !shared.reached.load(Ordering::Relaxed) {
+                        let after = shared.config.unreachable_after.as_secs_f32();
+                        let reason = format!("WhatsApp cannot be reached (nothing after {after:.0}s); still trying");
+                        warn!(%reason, "unreachable");
+                        shared.emit(EngineEvent::Disconnected { reason, retrying: true });
+                    }
+                }
+            }
+        };
+        if stopped {
+            bot.shutdown().await;
+            shared.set_client(None);
+            return;
+        }
+        shared.set_client(None);
+        shared.acks.abandon_all();
+        if shared.stopping() {
+            return;
+        }
+        let wait = match shared.take_ending() {
+            Some(Ending::LoggedOut(reason)) => {
+                info!(%reason, "logged out");
+                if let Err(e) = shared.credentials.forget().await {
+                    warn!(error = %e, "could not delete the void credentials");
+                }
+                shared.emit(EngineEvent::LoggedOut { reason });
+                return;
+            }
+            Some(Ending::Replaced) => {
+                let wait = replaced.next_delay(tokio::time::Instant::now());
+                let reason = format!(
+                    "another connection with this session's credentials took over; reconnecting in {}s",
+                    wait.as_secs_f32().ceil()
+                );
+                warn!(%reason, "replaced");
+                shared.emit(EngineEvent::Disconnected { reason, retrying: true });
+                wait
+            }
+            Some(Ending::Banned { until, code }) => {
+                warn!(%until, %code, "temporarily banned");
+                shared.emit(EngineEvent::Banned { until, reason: format!("temporarily banned by WhatsApp ({code})") });
+                (until - OffsetDateTime::now_utc()).try_into().unwrap_or_default()
+            }
+            Some(Ending::QrExhausted) => {
+                let reason = "no phone scanned the QR codes in time: restart the session for new ones".to_owned();
+                shared.emit(EngineEvent::Stopped { reason });
+                return;
+            }
+            Some(Ending::Failed(reason)) => {
+                shared.emit(EngineEvent::Stopped { reason });
+                return;
+            }
+            None => {
+                shared.emit(EngineEvent::Stopped { reason: "the WhatsApp client stopped".into() });
+                return;
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.stop.cancelled() => return,
+        }
+    }
+}
+
+/// A client for the session on its stored credentials (none: it shows QR codes).
+async fn build(shared: &Arc<Shared>) -> Result<BotHandle, String> {
+    let builder = Bot::builder().with_backend(shared.credentials.clone());
+    let builder = match &shared.config.endpoint {
+        Endpoint::WhatsApp => builder.with_transport_factory(TokioWebSocketTransportFactory::new()),
+        #[cfg(feature = "sandbox")]
+        Endpoint::Sandbox { url } => {
+            let ws = format!("{}/ws/chat", url.replacen("http", "ws", 1));
+            builder
+                .with_transport_factory(TokioWebSocketTransportFactory::new().with_url(&ws))
+                .with_http_client(wagate_sandbox::SandboxHttpClient::new(url))
+        }
+    };
+    let builder = match shared.config.version {
+        Some(version) => builder.with_version(version),
+        None => builder,
+    };
+    let weak = Arc::downgrade(shared);
+    let bot = builder
+        .with_event_handler(Forwarder { shared: weak.clone() })
+        .with_inbound_durability_hook(InboxHook { shared: weak })
+        .build()
+        .await
+        .map_err(|e| format!("the WhatsApp client does not start: {e}"))?;
+    Ok(bot.spawn())
+}
+
+fn send_error(error: whatsapp_rust::SendError) -> SendError {
+    match error {
+        whatsapp_rust::SendError::NotLoggedIn => SendError::NotConnected,
+        whatsapp_rust::SendError::InvalidRequest(why) => SendError::Permanent(why),
+        other => SendError::Temporary(other.to_string()),
+    }
+}
+
+/// A server nack: codes that mean "never" fail the message, the rest are retried.
+fn nack_error(code: &str) -> SendError {
+    match code {
+        "400" | "403" | "404" | "406" | "479" => SendError::Permanent(format!("WhatsApp refused the message ({code})")),
+        _ => SendError::Temporary(format!("WhatsApp did not take the message ({code})")),
+    }
+}

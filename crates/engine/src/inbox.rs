@@ -1,0 +1,12 @@
+use async_trait::async_trait;
+
+use crate::{EngineError, IncomingMessage};
+
+/// Where a session's received messages are committed before WhatsApp is told they arrived.
+#[async_trait]
+pub trait Inbox: Send + Sync + 'static {
+    /// Commits `messages` durably, all or nothing, in order, and returns once the
+    /// commit is durable. A message already committed (same chat, sender and WhatsApp
+    /// id) is skipped, so a redelivery after a crash is harmless.
+    async fn commit(&self, messages: &[IncomingMessage]) -> Result<(), EngineError>;
+}
