@@ -1,9 +1,10 @@
 //! The gateway under test: in this process, on its own tokio runtime and thread, with a
-//! fresh SQLite database in a temporary directory and the default (unavailable) engine,
+//! fresh SQLite database in a temporary directory and an engine that cannot connect,
 //! so sessions never connect and accepted messages stay queued.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::{Context, anyhow};
@@ -14,7 +15,11 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use wagate::Config;
-use wagate::serve::{default_engine, open_store, serve, start};
+use wagate::serve::{open_store, serve, start};
+use wagate_engine::UnavailableEngine;
+
+/// Why the benchmark's sessions do not connect: it measures accepting, not sending.
+const NO_ENGINE: &str = "the accept benchmark runs without a WhatsApp engine";
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -46,7 +51,7 @@ impl Server {
                 .context("build the server runtime")?;
             runtime.block_on(async move {
                 let store = open_store(&config).await?;
-                let running = start(&config, store, default_engine()).await?;
+                let running = start(&config, store, Arc::new(UnavailableEngine::new(NO_ENGINE))).await?;
                 let listener = TcpListener::bind("127.0.0.1:0").await.context("listen on 127.0.0.1")?;
                 let _ = ready_tx.send(listener.local_addr()?);
                 serve(listener, running.gateway, async move {
