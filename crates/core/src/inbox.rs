@@ -28,7 +28,7 @@ impl SessionInbox {
 impl Inbox for SessionInbox {
     #[tracing::instrument(skip_all, fields(session = %self.name, count = messages.len()))]
     async fn commit(&self, messages: &[IncomingMessage]) -> Result<(), EngineError> {
-        let rows: Vec<NewInbound> = messages.iter().map(row_of).collect();
+        let rows: Vec<NewInbound> = messages.iter().filter_map(row_of).collect();
         match self.store.commit_inbound(&self.tenant, self.session, &rows, OffsetDateTime::now_utc()).await {
             Ok(stored) => {
                 let new = stored.iter().filter(|&&s| s).count();
@@ -45,11 +45,12 @@ impl Inbox for SessionInbox {
 }
 
 /// The row a received message is stored as; its content as the API shows it.
-fn row_of(message: &IncomingMessage) -> NewInbound {
+fn row_of(message: &IncomingMessage) -> Option<NewInbound> {
     let content = match &message.content {
         Content::Text { body } => MessageContent::Text(body.clone()),
+        _ => return None,
     };
-    NewInbound {
+    Some(NewInbound {
         id: MessageId::new(),
         chat: message.chat.clone(),
         sender: message.sender.clone(),
@@ -58,5 +59,5 @@ fn row_of(message: &IncomingMessage) -> NewInbound {
         kind: content.kind().to_owned(),
         content: content.to_json(),
         sent_at: message.at,
-    }
+    })
 }

@@ -152,5 +152,10 @@ pub(crate) fn outgoing(record: &MessageRecord) -> Result<OutgoingMessage> {
         }
         other => return Err(Error::Internal(anyhow::anyhow!("this engine cannot send '{other}' messages"))),
     };
-    Ok(OutgoingMessage { wa_id: record.wa_id.clone(), to: record.chat.clone(), content })
+    Ok(OutgoingMessage {
+        wa_id: record.wa_id.clone(),
+        to: record.chat.clone(),
+        content,
+        context: wagate_engine::Context::default(),
+    })
 }

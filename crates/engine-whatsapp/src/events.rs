@@ -10,7 +10,7 @@ use wacore::proto_helpers::MessageExt as _;
 use wacore::types::events::{Event, EventHandler, InboundMessage};
 use wacore::types::presence::ReceiptType;
 use wacore_binary::{Jid, JidExt as _};
-use wagate_engine::{Content, EngineEvent, IncomingMessage};
+use wagate_engine::{Content, Context, EngineEvent, IncomingMessage};
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, WaMessageId};
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
@@ -136,6 +136,7 @@ fn incoming(inbound: &InboundMessage) -> Option<IncomingMessage> {
         push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
         at,
         content,
+        context: Context::default(),
     })
 }
 

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -13,7 +14,8 @@ use tracing::{info, warn};
 use wacore::proto_helpers::MessageBuilderExt as _;
 use wacore_binary::Jid;
 use wagate_engine::{
-    Content, EngineError, EngineEvent, EventSink, Inbox, OutgoingMessage, SendAck, SendError, Session, SessionSpec,
+    Content, EngineError, EngineEvent, EventSink, Inbox, Media, OutgoingMessage, SendAck, SendError, Session,
+    SessionSpec,
 };
 use wagate_types::PhoneNumber;
 use waproto::whatsapp as wa;
@@ -141,6 +143,7 @@ impl Session for WhatsAppSession {
             .map_err(|e| SendError::Permanent(format!("'{}' is not a WhatsApp address: {e}", message.to)))?;
         let body = match &message.content {
             Content::Text { body } => wa::Message::text(body.clone()),
+            other => return Err(SendError::Permanent(format!("'{}' messages cannot be sent yet", other.kind()))),
         };
         let mut ack = self.shared.acks.expect(message.wa_id.as_str());
         let options = SendOptions::default().with_message_id(message.wa_id.as_str());
@@ -154,6 +157,10 @@ impl Session for WhatsAppSession {
             }
             Err(_) => Err(SendError::Temporary(format!("WhatsApp did not acknowledge the message within {timeout:?}"))),
         }
+    }
+
+    async fn download(&self, _media: &Media) -> Result<Bytes, EngineError> {
+        Err(EngineError::Failed("downloading media is not built yet".into()))
     }
 
     async fn pair_code(&self, phone: &PhoneNumber) -> Result<String, EngineError> {

@@ -1,7 +1,7 @@
 use time::OffsetDateTime;
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, WaMessageId};
 
-use crate::Content;
+use crate::{Content, Context};
 
 /// What a running session reports, in the order it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,7 +29,7 @@ pub enum EngineEvent {
 }
 
 /// A message received by a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IncomingMessage {
     /// The id the sender's device gave the message; unique per chat and sender.
     pub wa_id: WaMessageId,
@@ -42,4 +42,6 @@ pub struct IncomingMessage {
     /// When the sender sent it, by WhatsApp's clock.
     pub at: OffsetDateTime,
     pub content: Content,
+    /// What it quotes and whom it mentions.
+    pub context: Context,
 }

@@ -10,22 +10,30 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, SessionId, WaMessageId};
 
 use crate::{
-    Content, Engine, EngineError, EngineEvent, EventSink, Inbox, IncomingMessage, OutgoingMessage, SendAck, SendError,
-    Session, SessionSpec,
+    Content, Context, Engine, EngineError, EngineEvent, EventSink, Inbox, IncomingMessage, Media, OutgoingMessage,
+    SendAck, SendError, Session, SessionSpec,
 };
 
 /// One message the fake handed to "WhatsApp".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FakeSend {
     pub session: String,
     pub wa_id: String,
     pub to: String,
+    /// `text`, `image`, … as [`Content::kind`] names it.
+    #[serde(default)]
+    pub kind: String,
+    /// The text, or the caption or edited text; empty for kinds without one.
     pub text: String,
+    /// The whole message as the engine got it (not kept in a recording file).
+    #[serde(skip)]
+    pub message: Option<OutgoingMessage>,
     /// The id was delivered before: like WhatsApp, the fake acknowledges it again but
     /// the recipient does not get a second message.
     #[serde(default)]
@@ -51,6 +59,8 @@ struct State {
     acknowledged: Vec<WaMessageId>,
     delivered: HashSet<String>,
     record: Option<File>,
+    /// Bytes a test made downloadable, by media `source`.
+    media: HashMap<String, Bytes>,
     auto_link: bool,
     send_delay: Duration,
 }
@@ -185,9 +195,21 @@ impl FakeEngine {
             push_name: Some(format!("Contact {}", from.digits())),
             at: OffsetDateTime::now_utc(),
             content: Content::Text { body: text.to_owned() },
+            context: Context::default(),
         };
         self.incoming(session, std::slice::from_ref(&message)).await?;
         Ok(message)
+    }
+
+    /// Received media as the fake reports it: `source` names bytes that
+    /// [`Session::download`] will return.
+    pub fn media(&self, mimetype: &str, data: Bytes) -> Media {
+        let key = format!("fake-{}", WaMessageId::generate());
+        let mut media = Media::from_bytes(mimetype, data.clone());
+        media.data = Bytes::new();
+        media.source = Some(serde_json::json!({ "fake": key }));
+        self.lock().media.insert(key, data);
+        media
     }
 
     /// WhatsApp delivers the same message again, as it does when the previous delivery
@@ -312,14 +334,22 @@ impl Session for FakeSessionHandle {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let Content::Text { body } = &message.content;
+        let text = match &message.content {
+            Content::Text { body } | Content::Edit { body, .. } => Some(body),
+            Content::Image { caption, .. } | Content::Video { caption, .. } | Content::Document { caption, .. } => {
+                caption.as_ref()
+            }
+            _ => None,
+        };
         let mut state = self.engine.lock();
         let repeat = !state.delivered.insert(message.wa_id.to_string());
         let record = FakeSend {
             session: self.name.clone(),
             wa_id: message.wa_id.to_string(),
             to: message.to.to_string(),
-            text: body.clone(),
+            kind: message.content.kind().to_owned(),
+            text: text.cloned().unwrap_or_default(),
+            message: Some(message.clone()),
             repeat,
         };
         if let Some(file) = state.record.as_mut() {
@@ -330,6 +360,15 @@ impl Session for FakeSessionHandle {
         }
         state.sent.push(record);
         Ok(SendAck { at: OffsetDateTime::now_utc() })
+    }
+
+    async fn download(&self, media: &Media) -> Result<Bytes, EngineError> {
+        let key = fake_media_key(media)?;
+        let state = self.engine.lock();
+        if !state.sessions.get(&self.name).is_some_and(|s| s.connected) {
+            return Err(EngineError::NotConnected);
+        }
+        state.media.get(&key).cloned().ok_or_else(|| EngineError::Failed(format!("no media '{key}' to download")))
     }
 
     async fn pair_code(&self, _phone: &PhoneNumber) -> Result<String, EngineError> {
@@ -351,6 +390,17 @@ impl Session for FakeSessionHandle {
             s.inbox = None;
         });
     }
+}
+
+/// The key [`FakeEngine::media`] put in a media `source`.
+fn fake_media_key(media: &Media) -> Result<String, EngineError> {
+    media
+        .source
+        .as_ref()
+        .and_then(|source| source.get("fake"))
+        .and_then(|key| key.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| EngineError::Failed("this media did not come from the fake engine".into()))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use wagate_types::{PhoneNumber, SessionId, SessionName, TenantId};
 pub use event::{EngineEvent, IncomingMessage};
 pub use fake::{FakeEngine, FakeSend};
 pub use inbox::Inbox;
-pub use message::{Content, OutgoingMessage};
+pub use message::{Content, Context, Media, MessageRef, OutgoingMessage, Quote};
 pub use unavailable::UnavailableEngine;
 
 /// Where a session's events go. Bounded: an engine that outruns wagate waits.
@@ -62,6 +62,10 @@ pub trait Engine: Send + Sync + 'static {
 pub trait Session: Send + Sync {
     /// Sends a message and returns when the WhatsApp server acknowledged it.
     async fn send(&self, message: &OutgoingMessage) -> Result<SendAck, SendError>;
+
+    /// Downloads and decrypts received media (one the session reported, with its
+    /// `source`), checking it against the hash WhatsApp gave.
+    async fn download(&self, media: &Media) -> Result<bytes::Bytes, EngineError>;
 
     /// Asks for an 8-character code to link `phone` without scanning a QR code.
     async fn pair_code(&self, phone: &PhoneNumber) -> Result<String, EngineError>;

@@ -1,10 +1,12 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use wagate_types::{PhoneNumber, SessionId};
 
 use crate::{
-    Engine, EngineError, EngineEvent, EventSink, Inbox, OutgoingMessage, SendAck, SendError, Session, SessionSpec,
+    Engine, EngineError, EngineEvent, EventSink, Inbox, Media, OutgoingMessage, SendAck, SendError, Session,
+    SessionSpec,
 };
 
 /// The engine of a build that cannot talk to WhatsApp. Its sessions report plainly
@@ -46,6 +48,10 @@ struct UnavailableSession {
 impl Session for UnavailableSession {
     async fn send(&self, _message: &OutgoingMessage) -> Result<SendAck, SendError> {
         Err(SendError::NotConnected)
+    }
+
+    async fn download(&self, _media: &Media) -> Result<Bytes, EngineError> {
+        Err(EngineError::Unavailable(self.reason.clone()))
     }
 
     async fn pair_code(&self, _phone: &PhoneNumber) -> Result<String, EngineError> {
