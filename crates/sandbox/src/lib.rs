@@ -31,7 +31,9 @@ mod phone_number;
 mod server;
 mod stanza;
 
-pub use contacts::{AutoReceipts, ContactInfo, NewContact, ReceivedMessage, Reply};
+pub use contacts::{
+    AutoReceipts, ContactInfo, Content, Media, MediaKind, NewContact, Outgoing, QuotedMessage, ReceivedMessage, Reply,
+};
 pub use error::SandboxError;
 pub use http_client::SandboxHttpClient;
 pub use media::{DEFAULT_MAX_BLOB_BYTES, MediaBlobInfo, MediaError, StoredMedia, UploadRefusal, media_in};

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::NewContact;
+use super::outgoing::SendBody;
 use crate::admin::{ApiError, path_phone};
-use crate::error::SandboxError;
 use crate::server::Shared;
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
@@ -22,6 +22,8 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/contacts/{phone}/online", post(online))
         .route("/contacts/{phone}/messages", post(send).get(received))
         .route("/contacts/{phone}/messages/{id}/media", get(super::media::media_route))
+        .route("/contacts/{phone}/messages/{id}/edit", post(edit))
+        .route("/contacts/{phone}/messages/{id}/revoke", post(revoke))
         .route("/contacts/{phone}/read", post(read))
         .route("/contacts/{phone}/reactions", post(react))
         .route("/contacts/{phone}/votes", post(vote))
@@ -36,12 +38,8 @@ struct Online {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Send {
-    to: String,
-    #[serde(default)]
-    text: Option<String>,
-    #[serde(default)]
-    image: Option<super::media::ImageBody>,
+struct Edit {
+    text: String,
 }
 
 #[derive(Deserialize)]
@@ -102,16 +100,30 @@ async fn online(
 async fn send(
     State(shared): State<Arc<Shared>>,
     Path(phone): Path<String>,
-    body: Result<Json<Send>, JsonRejection>,
+    body: Result<Json<SendBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(body) = body?;
     let phone = path_phone(&phone)?;
-    let id = match (body.text, body.image) {
-        (Some(text), None) => super::send_text(&shared, &phone, &body.to, &text).await?,
-        (None, Some(image)) => super::media::send_image(&shared, &phone, &body.to, image.decode()?).await?,
-        _ => return Err(SandboxError::InvalidMessage("give exactly one of `text` and `image`".to_owned()).into()),
-    };
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+    let to = body.to.clone();
+    let outgoing = body.decode()?;
+    Ok(sent(super::send::send(&shared, &phone, &to, outgoing).await?))
+}
+
+async fn edit(
+    State(shared): State<Arc<Shared>>,
+    Path((phone, id)): Path<(String, String)>,
+    body: Result<Json<Edit>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    Ok(sent(super::send::edit(&shared, &path_phone(&phone)?, &id, &body.text).await?))
+}
+
+/// Takes no body: the path names all there is.
+async fn revoke(
+    State(shared): State<Arc<Shared>>,
+    Path((phone, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    Ok(sent(super::send::revoke(&shared, &path_phone(&phone)?, &id).await?))
 }
 
 async fn received(State(shared): State<Arc<Shared>>, Path(phone): Path<String>) -> Result<Response, ApiError> {

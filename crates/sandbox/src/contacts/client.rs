@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
-use wacore::proto_helpers::MessageExt as _;
 use wacore::store::InMemoryBackend;
 use wacore_binary::Jid;
 use whatsapp_rust::Client;
@@ -14,6 +13,8 @@ use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::Event;
 
+use super::ReceivedMessage;
+use super::send::KeptMessage;
 use crate::error::SandboxError;
 use crate::http_client::SandboxHttpClient;
 
@@ -39,43 +40,6 @@ pub struct Reply {
     pub reply: String,
 }
 
-/// A message a contact received, decrypted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ReceivedMessage {
-    /// The WhatsApp message id, as the sender's `SendResult` reports it.
-    pub id: String,
-    /// The sender's user JID, e.g. `15550001@s.whatsapp.net`.
-    pub from: String,
-    /// The chat it belongs to (the sender, for a 1:1 message).
-    pub chat: String,
-    /// Its text (plain or extended text); `None` for other kinds of message.
-    pub text: Option<String>,
-    /// `text`, `image`, `video`, `audio`, `document`, `sticker`, `reaction`, `poll`,
-    /// `poll_vote` (encrypted: only the poll's creator can read the choice) or `other`.
-    pub kind: String,
-    /// The caption of an image, video or document.
-    pub caption: Option<String>,
-    /// The MIME type of its media.
-    pub mimetype: Option<String>,
-    /// Hex SHA-256 of the media the contact downloaded and decrypted; `None` until
-    /// the download finished (or for messages without media).
-    pub media_sha256: Option<String>,
-    /// Length of the decrypted media.
-    pub media_len: Option<u64>,
-    /// Why downloading the media failed, if it did.
-    pub media_error: Option<String>,
-    /// The emoji of a reaction; empty when the sender took its reaction back.
-    pub emoji: Option<String>,
-    /// The message id a reaction or a poll vote is about.
-    pub target_id: Option<String>,
-    /// The question of a poll.
-    pub question: Option<String>,
-    /// The options of a poll, by name.
-    pub options: Option<Vec<String>>,
-    /// When the sender sent it, unix seconds.
-    pub timestamp: i64,
-}
-
 /// State the client's event handler shares with the contact.
 pub(super) struct Behaviour {
     pub(super) auto_receipts: AutoReceipts,
@@ -85,6 +49,10 @@ pub(super) struct Behaviour {
     pub(super) downloads: super::media::Downloads,
     /// Received polls, with the secrets to vote in them.
     pub(super) polls: super::interactions::Polls,
+    /// Polls the contact created, with the secrets to read the votes on them.
+    pub(super) created_polls: super::interactions::CreatedPolls,
+    /// What it received and sent, for quoting, editing and revoking.
+    pub(super) kept: super::send::Kept,
     /// The QR code the unpaired client shows, for the phone to scan.
     pub(super) qr: watch::Sender<Option<String>>,
     /// Whether the client reports itself connected.
@@ -113,19 +81,28 @@ impl Behaviour {
             Event::Messages(batch) => {
                 for inbound in batch.iter().filter(|m| !m.info.source.is_from_me) {
                     let source = &inbound.info.source;
-                    let (kind, caption, mimetype) = super::media::describe(&inbound.message);
+                    let sender = source.sender.to_non_ad();
                     let mut received = ReceivedMessage {
                         id: inbound.info.id.to_string(),
-                        from: source.sender.to_non_ad().to_string(),
+                        from: sender.to_string(),
                         chat: source.chat.to_string(),
-                        text: inbound.message.text_content().map(str::to_owned),
                         timestamp: inbound.info.timestamp.timestamp(),
-                        kind: kind.to_owned(),
-                        caption,
-                        mimetype,
                         ..ReceivedMessage::default()
                     };
-                    super::interactions::annotate(&mut received, &inbound.message, &self.polls);
+                    super::received::decode(&mut received, &inbound.message);
+                    if received.kind == "poll_vote" {
+                        received.votes =
+                            super::interactions::read_vote(&client, &self.created_polls, &inbound.message, &sender)
+                                .await;
+                    }
+                    super::interactions::keep_poll(&received, &inbound.message, &self.polls);
+                    let kept = KeptMessage {
+                        author: sender,
+                        chat: source.chat.to_non_ad(),
+                        from_me: false,
+                        message: (*inbound.message).clone(),
+                    };
+                    self.kept.insert(received.id.clone(), kept);
                     self.react(&client, &received, &source.chat);
                     let id = received.id.clone();
                     self.inbox.lock().unwrap_or_else(|p| p.into_inner()).push(received);

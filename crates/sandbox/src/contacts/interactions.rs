@@ -1,6 +1,6 @@
 //! What a simulated contact does besides texts and media: it reacts to messages, votes
-//! in polls it received (with the poll's message secret, as any client must), and
-//! posts text statuses. What it receives of these kinds shows in its received list.
+//! in polls it received (with the poll's message secret, as any client must), reads
+//! the votes on polls it created, and posts text statuses.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -10,9 +10,11 @@ use wacore_binary::Jid;
 use wacore_binary::jid::JidExt as _;
 use waproto::whatsapp as wa;
 use waproto::whatsapp::message::extended_text_message::FontType;
-use whatsapp_rust::StatusSendOptions;
+use whatsapp_rust::features::PollVoteCiphertext;
+use whatsapp_rust::{Client, StatusSendOptions};
 
 use super::ReceivedMessage;
+use super::received::poll_in;
 use crate::error::SandboxError;
 use crate::phone_number::PhoneNumber;
 use crate::server::{SandboxHandle, Shared};
@@ -42,38 +44,68 @@ impl Polls {
     }
 }
 
-/// Fills in what a reaction, poll or poll vote carries (`kind`, `emoji`, `target_id`,
-/// `question`, `options`), and keeps a poll's secret for voting later.
-pub(super) fn annotate(received: &mut ReceivedMessage, message: &wa::Message, polls: &Polls) {
-    let base = message.get_base_message();
-    if let Some(reaction) = base.reaction_message.as_option() {
-        received.kind = "reaction".to_owned();
-        received.emoji = Some(reaction.text.clone().unwrap_or_default());
-        received.target_id = reaction.key.as_option().and_then(|k| k.id.clone());
-    } else if let Some(poll) = poll_in(base) {
-        received.kind = "poll".to_owned();
-        received.question = Some(poll.name.clone().unwrap_or_default());
-        let options: Vec<String> = poll.options.iter().filter_map(|o| o.option_name.clone()).collect();
-        received.options = Some(options.clone());
-        let secret = message.message_context_info.as_option().and_then(|c| c.message_secret.clone());
-        let (Some(secret), Ok(creator), Ok(chat)) = (secret, received.from.parse(), received.chat.parse()) else {
-            tracing::warn!(id = %received.id, "a poll without its message secret; the contact cannot vote in it");
-            return;
-        };
-        let selectable = poll.selectable_options_count.unwrap_or(0);
-        polls.lock().insert(received.id.clone(), ReceivedPoll { secret, creator, chat, options, selectable });
-    } else if let Some(update) = base.poll_update_message.as_option() {
-        received.kind = "poll_vote".to_owned();
-        received.target_id = update.poll_creation_message_key.as_option().and_then(|k| k.id.clone());
-    }
+/// Keeps the secret of a poll the contact received, for voting in it later.
+pub(super) fn keep_poll(received: &ReceivedMessage, message: &wa::Message, polls: &Polls) {
+    let Some(poll) = poll_in(message.get_base_message()) else { return };
+    let options: Vec<String> = poll.options.iter().filter_map(|o| o.option_name.clone()).collect();
+    let secret = message.message_context_info.as_option().and_then(|c| c.message_secret.clone());
+    let (Some(secret), Ok(creator), Ok(chat)) = (secret, received.from.parse(), received.chat.parse()) else {
+        tracing::warn!(id = %received.id, "a poll without its message secret; the contact cannot vote in it");
+        return;
+    };
+    let selectable = poll.selectable_options_count.unwrap_or(0);
+    polls.lock().insert(received.id.clone(), ReceivedPoll { secret, creator, chat, options, selectable });
 }
 
-fn poll_in(message: &wa::Message) -> Option<&wa::message::PollCreationMessage> {
-    message
-        .poll_creation_message
-        .as_option()
-        .or_else(|| message.poll_creation_message_v2.as_option())
-        .or_else(|| message.poll_creation_message_v3.as_option())
+/// A poll the contact created: the secret its votes are encrypted with, and its
+/// options, whose hashes a decrypted vote carries.
+struct CreatedPoll {
+    secret: Vec<u8>,
+    options: Vec<String>,
+}
+
+/// Polls the contact created, by message id.
+#[derive(Default)]
+pub(super) struct CreatedPolls(Mutex<HashMap<String, CreatedPoll>>);
+
+/// Remembers poll `message` the contact sent as `id`, to read the votes on it.
+pub(super) fn created_poll(polls: &CreatedPolls, id: &str, secret: Vec<u8>, message: &wa::Message) {
+    let Some(poll) = poll_in(message) else { return };
+    let options = poll.options.iter().filter_map(|o| o.option_name.clone()).collect();
+    polls.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), CreatedPoll { secret, options });
+}
+
+/// The options a vote on one of the contact's own polls picked, decrypted with the
+/// poll's secret; `None` for a vote on someone else's poll or one that fails to open.
+pub(super) async fn read_vote(
+    client: &Client,
+    polls: &CreatedPolls,
+    message: &wa::Message,
+    voter: &Jid,
+) -> Option<Vec<String>> {
+    let update = message.get_base_message().poll_update_message.as_option()?;
+    let poll_id = update.poll_creation_message_key.as_option()?.id.clone()?;
+    let vote = update.vote.as_option()?;
+    let (payload, iv) = (vote.enc_payload.as_deref()?, vote.enc_iv.as_deref()?);
+    let (secret, options) = {
+        let polls = polls.0.lock().unwrap_or_else(|p| p.into_inner());
+        let poll = polls.get(&poll_id)?;
+        (poll.secret.clone(), poll.options.clone())
+    };
+    let creator = client.pn()?.to_non_ad();
+    let ciphertext = PollVoteCiphertext { enc_payload: payload, enc_iv: iv };
+    match client.polls().decrypt_vote(ciphertext, &secret, &poll_id, &creator, voter).await {
+        Ok(hashes) => Some(
+            options
+                .into_iter()
+                .filter(|o| hashes.iter().any(|h| h[..] == wacore::poll::compute_option_hash(o)))
+                .collect(),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, %poll_id, "contact could not decrypt a vote on its poll");
+            None
+        }
+    }
 }
 
 /// The contact reacts with `emoji` (empty: takes its reaction back) to message `id` of
@@ -226,28 +258,20 @@ impl SandboxHandle {
 mod tests {
     use super::*;
 
-    fn received(kind: &str) -> ReceivedMessage {
-        ReceivedMessage {
+    fn received(message: &wa::Message) -> ReceivedMessage {
+        let mut entry = ReceivedMessage {
             id: "P1".into(),
             from: "15550001@s.whatsapp.net".into(),
             chat: "15550001@s.whatsapp.net".into(),
-            kind: kind.into(),
             ..ReceivedMessage::default()
-        }
+        };
+        super::super::received::decode(&mut entry, message);
+        entry
     }
 
     #[test]
-    fn reactions_polls_and_votes_are_described() {
+    fn a_received_poll_is_kept_for_voting_within_its_options() {
         let polls = Polls::default();
-        let key = wa::MessageKey { id: Some("M1".into()), ..Default::default() };
-        let reaction = wacore::proto_helpers::build_reaction_message(key.clone(), "👍", 0);
-        let mut entry = received("other");
-        annotate(&mut entry, &reaction, &polls);
-        assert_eq!(
-            (entry.kind.as_str(), entry.emoji.as_deref(), entry.target_id.as_deref()),
-            ("reaction", Some("👍"), Some("M1"))
-        );
-
         let option = |name: &str| wa::message::poll_creation_message::Option {
             option_name: Some(name.into()),
             ..Default::default()
@@ -265,11 +289,9 @@ mod tests {
             }),
             ..Default::default()
         };
-        let mut entry = received("other");
-        annotate(&mut entry, &poll, &polls);
-        assert_eq!(entry.kind, "poll");
-        assert_eq!(entry.question.as_deref(), Some("Colour?"));
-        assert_eq!(entry.options, Some(vec!["Red".to_owned(), "Green".to_owned()]));
+        let entry = received(&poll);
+        assert_eq!((entry.kind.as_str(), entry.selectable), ("poll", Some(1)));
+        keep_poll(&entry, &poll, &polls);
         let kept = polls.lock();
         let kept = kept.get("P1").expect("the poll is kept for voting");
         assert_eq!(kept.secret, vec![7; 32]);
@@ -279,15 +301,8 @@ mod tests {
         assert!(check_vote(kept, &names(&["Blue"])).is_err());
         assert!(check_vote(kept, &names(&["Red", "Green"])).is_err(), "one option only");
 
-        let update = wa::Message {
-            poll_update_message: buffa::MessageField::some(wa::message::PollUpdateMessage {
-                poll_creation_message_key: buffa::MessageField::some(key),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let mut entry = received("other");
-        annotate(&mut entry, &update, &polls);
-        assert_eq!((entry.kind.as_str(), entry.target_id.as_deref()), ("poll_vote", Some("M1")));
+        let text = wa::Message { conversation: Some("hi".into()), ..Default::default() };
+        keep_poll(&received(&text), &text, &polls);
+        assert_eq!(polls.lock().len(), 1, "only polls are kept");
     }
 }

@@ -1,6 +1,7 @@
 //! The media part of what a simulated contact receives and sends: its client
-//! downloads and decrypts every media message it gets (keeping the plaintext), and it
-//! can upload and send an image itself.
+//! downloads and decrypts every media message it gets (keeping the plaintext, and
+//! checking that a sticker is a WebP), and it uploads the files it sends, encrypted,
+//! to the sandbox's media servers as any client does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,53 +9,22 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use wacore::download::MediaType;
-use wacore::proto_helpers::MessageExt as _;
 use waproto::whatsapp as wa;
 use whatsapp_rust::Client;
-use whatsapp_rust::media::{ImageOptions, image_message};
-use whatsapp_rust::upload::UploadOptions;
+use whatsapp_rust::media::{
+    AudioOptions, DocumentOptions, ImageOptions, VideoOptions, audio_message, document_message, image_message,
+    video_message,
+};
+use whatsapp_rust::upload::{UploadOptions, UploadResponse};
 
 use super::client::Behaviour;
+use super::outgoing::{Content, Media, MediaKind, Outgoing};
 use crate::admin::{ApiError, path_phone};
 use crate::error::SandboxError;
 use crate::media::media_in;
 use crate::phone_number::PhoneNumber;
 use crate::server::{SandboxHandle, Shared};
-
-/// An image a contact sends: `{"data": "<base64>", "caption": "…", "mimetype": "image/jpeg"}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ImageBody {
-    data: String,
-    #[serde(default)]
-    caption: Option<String>,
-    #[serde(default)]
-    mimetype: Option<String>,
-}
-
-/// An image to send, decoded.
-pub(super) struct Image {
-    pub(super) data: Vec<u8>,
-    pub(super) caption: Option<String>,
-    pub(super) mimetype: Option<String>,
-}
-
-impl ImageBody {
-    pub(super) fn decode(self) -> Result<Image, SandboxError> {
-        let data = STANDARD
-            .decode(self.data.trim())
-            .map_err(|e| SandboxError::InvalidMessage(format!("image.data is not base64: {e}")))?;
-        if data.is_empty() {
-            return Err(SandboxError::InvalidMessage("image.data is empty".to_owned()));
-        }
-        Ok(Image { data, caption: self.caption, mimetype: self.mimetype })
-    }
-}
 
 /// Decrypted media of received messages, by message id.
 #[derive(Default)]
@@ -67,27 +37,6 @@ impl Downloads {
 
     fn get(&self, id: &str) -> Option<Arc<Vec<u8>>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
-    }
-}
-
-/// What kind of message it is, with the caption and MIME type of its media:
-/// `("text" | "image" | "video" | "audio" | "document" | "sticker" | "other", …)`.
-pub(super) fn describe(message: &wa::Message) -> (&'static str, Option<String>, Option<String>) {
-    let base = message.get_base_message();
-    if let Some(m) = base.image_message.as_option() {
-        ("image", m.caption.clone(), m.mimetype.clone())
-    } else if let Some(m) = base.video_message.as_option() {
-        ("video", m.caption.clone(), m.mimetype.clone())
-    } else if let Some(m) = base.audio_message.as_option() {
-        ("audio", None, m.mimetype.clone())
-    } else if let Some(m) = base.document_message.as_option() {
-        ("document", m.caption.clone(), m.mimetype.clone())
-    } else if let Some(m) = base.sticker_message.as_option() {
-        ("sticker", None, m.mimetype.clone())
-    } else if message.text_content().is_some() {
-        ("text", None, None)
-    } else {
-        ("other", None, None)
     }
 }
 
@@ -111,6 +60,11 @@ pub(super) fn download_later(behaviour: &Arc<Behaviour>, client: &Arc<Client>, i
         let Some(entry) = inbox.iter_mut().find(|m| m.id == id) else { return };
         match outcome {
             Ok(bytes) => {
+                if entry.kind == "sticker" {
+                    let size = webp_size(&bytes);
+                    entry.webp = Some(size.is_some());
+                    (entry.webp_width, entry.webp_height) = size.unzip();
+                }
                 entry.media_sha256 = Some(sha256_hex(&bytes));
                 entry.media_len = Some(bytes.len() as u64);
                 behaviour.downloads.insert(id, bytes);
@@ -123,23 +77,63 @@ pub(super) fn download_later(behaviour: &Arc<Behaviour>, client: &Arc<Client>, i
     });
 }
 
-/// The contact uploads `data` with its client and sends it as an image to `to`;
-/// returns the WhatsApp message id.
-pub(super) async fn send_image(
-    shared: &Shared,
-    phone: &PhoneNumber,
-    to: &str,
-    Image { data, caption, mimetype }: Image,
-) -> Result<String, SandboxError> {
-    let client = shared.contacts.get(phone)?.client(phone).await?;
-    let to = super::parse_chat(to)?;
+/// The width and height of `bytes` if they decode as a WebP image. Stickers are
+/// small (512×512), so decoding all of it is cheap and proves more than the header.
+fn webp_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let image = image::load_from_memory_with_format(bytes, image::ImageFormat::WebP).ok()?;
+    Some((image.width(), image.height()))
+}
+
+/// The contact's client uploads `media` (encrypted, to the sandbox's media servers)
+/// and builds the message that points at it.
+pub(super) async fn upload(client: &Client, media: Media) -> Result<wa::Message, SandboxError> {
+    let Media { kind, data, mimetype, caption, filename, ptt, width, height } = media;
+    // A sticker states its size; read it from the WebP when the caller did not.
+    let (width, height) = match (kind, width, height) {
+        (MediaKind::Sticker, None, None) => webp_size(&data).unzip(),
+        _ => (width, height),
+    };
     let upload = client
-        .upload(data, MediaType::Image, UploadOptions::new())
+        .upload(data, kind.media_type(), UploadOptions::new())
         .await
         .map_err(|e| SandboxError::ContactFailed(format!("upload failed: {e:#}")))?;
-    let message = image_message(upload, ImageOptions { caption, mimetype, ..Default::default() });
-    let sent = client.send_message(to, message).await.map_err(|e| SandboxError::ContactFailed(e.to_string()))?;
-    Ok(sent.message_id)
+    let mut message = match kind {
+        MediaKind::Image => image_message(upload, ImageOptions { caption, mimetype, ..Default::default() }),
+        MediaKind::Video => video_message(upload, VideoOptions { caption, mimetype, ..Default::default() }),
+        MediaKind::Audio => audio_message(upload, AudioOptions { mimetype, ptt: Some(ptt), ..Default::default() }),
+        MediaKind::Document => document_message(
+            upload,
+            DocumentOptions { mimetype, title: filename.clone(), file_name: filename, caption, ..Default::default() },
+        ),
+        MediaKind::Sticker => sticker_message(upload, mimetype),
+    };
+    if let Some(m) = message.image_message.as_option_mut() {
+        (m.width, m.height) = (width, height);
+    } else if let Some(m) = message.video_message.as_option_mut() {
+        (m.width, m.height) = (width, height);
+    } else if let Some(m) = message.sticker_message.as_option_mut() {
+        (m.width, m.height) = (width, height);
+    }
+    Ok(message)
+}
+
+/// whatsapp-rust has builders for the other kinds but not for stickers.
+fn sticker_message(upload: UploadResponse, mimetype: Option<String>) -> wa::Message {
+    wa::Message {
+        sticker_message: buffa::MessageField::some(wa::message::StickerMessage {
+            url: Some(upload.url),
+            direct_path: Some(upload.direct_path),
+            media_key: Some(upload.media_key.to_vec()),
+            file_sha256: Some(upload.file_sha256.to_vec()),
+            file_enc_sha256: Some(upload.file_enc_sha256.to_vec()),
+            file_length: Some(upload.file_length),
+            media_key_timestamp: Some(upload.media_key_timestamp),
+            mimetype: Some(mimetype.unwrap_or_else(|| "image/webp".to_owned())),
+            is_animated: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 /// The decrypted media of message `id` the contact received, with its MIME type.
@@ -187,8 +181,9 @@ impl SandboxHandle {
         caption: Option<&str>,
         mimetype: Option<&str>,
     ) -> Result<String, SandboxError> {
-        let image = Image { data, caption: caption.map(str::to_owned), mimetype: mimetype.map(str::to_owned) };
-        send_image(&self.shared, &PhoneNumber::parse(phone)?, to, image).await
+        let mut image = Media::new(MediaKind::Image, data);
+        (image.caption, image.mimetype) = (caption.map(str::to_owned), mimetype.map(str::to_owned));
+        self.contact_send(phone, to, Outgoing::new(Content::Media(image))).await
     }
 
     /// The decrypted media of message `id` the contact received.
@@ -202,36 +197,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_are_described_by_kind_caption_and_mimetype() {
-        let text = wa::Message { conversation: Some("hi".into()), ..Default::default() };
-        assert_eq!(describe(&text), ("text", None, None));
-        let image = wa::Message {
-            image_message: buffa::MessageField::some(wa::message::ImageMessage {
-                caption: Some("look".into()),
-                mimetype: Some("image/png".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(describe(&image), ("image", Some("look".into()), Some("image/png".into())));
-        let sticker = wa::Message {
-            sticker_message: buffa::MessageField::some(wa::message::StickerMessage {
-                mimetype: Some("image/webp".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        assert_eq!(describe(&sticker), ("sticker", None, Some("image/webp".into())));
-        assert_eq!(describe(&wa::Message::default()).0, "other");
+    fn hashes_are_hex_and_only_a_decodable_webp_has_a_size() {
         // SHA-256("abc")
         assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    }
-
-    #[test]
-    fn an_image_body_must_be_nonempty_base64() {
-        let body = |data: &str| ImageBody { data: data.into(), caption: None, mimetype: None };
-        assert_eq!(body("aGk=").decode().unwrap().data, b"hi");
-        assert!(matches!(body("%%").decode(), Err(SandboxError::InvalidMessage(_))));
-        assert!(matches!(body("").decode(), Err(SandboxError::InvalidMessage(_))));
+        let mut webp = Vec::new();
+        image::RgbaImage::from_pixel(3, 2, image::Rgba([1, 2, 3, 255]))
+            .write_to(&mut std::io::Cursor::new(&mut webp), image::ImageFormat::WebP)
+            .unwrap();
+        assert_eq!(webp_size(&webp), Some((3, 2)));
+        assert_eq!(webp_size(b"RIFF\x04\0\0\0WEBPnot a picture"), None);
+        assert_eq!(webp_size(&webp[..webp.len() / 2]), None, "a truncated WebP does not decode");
     }
 }

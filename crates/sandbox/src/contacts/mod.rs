@@ -7,6 +7,9 @@ mod admin;
 mod client;
 mod interactions;
 mod media;
+mod outgoing;
+mod received;
+mod send;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -21,7 +24,9 @@ use whatsapp_rust::bot::BotHandle;
 
 pub(crate) use self::admin::routes;
 use self::client::Behaviour;
-pub use self::client::{AutoReceipts, ReceivedMessage, Reply};
+pub use self::client::{AutoReceipts, Reply};
+pub use self::outgoing::{Content, Media, MediaKind, Outgoing};
+pub use self::received::{QuotedMessage, ReceivedMessage};
 use crate::error::SandboxError;
 use crate::phone_number::PhoneNumber;
 use crate::server::{SandboxHandle, Shared};
@@ -147,6 +152,8 @@ pub(crate) async fn create(shared: &Shared, new: NewContact) -> Result<ContactIn
         inbox: Mutex::default(),
         downloads: Default::default(),
         polls: Default::default(),
+        created_polls: Default::default(),
+        kept: Default::default(),
         qr: watch::Sender::new(None),
         connected: watch::Sender::new(false),
     });
