@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use wacore::proto_helpers::MessageExt as _;
+use tracing::warn;
 use wacore::types::events::{Event, EventHandler, InboundMessage};
 use wacore::types::presence::ReceiptType;
 use wacore_binary::{Jid, JidExt as _};
@@ -14,7 +14,11 @@ use wagate_engine::{Content, Context, EngineEvent, IncomingMessage};
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, WaMessageId};
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
+use crate::StoredCredentials;
+use crate::incoming::{Parsed, parse};
+use crate::refs::{Me, Viewpoint};
 use crate::session::{Ending, Shared};
+use crate::votes;
 
 /// Receives the client's events for one session.
 pub(crate) struct Forwarder {
@@ -82,51 +86,80 @@ impl EventHandler for Forwarder {
                     shared.emit(EngineEvent::Receipt { wa_ids, kind, at });
                 }
             }
-            Event::Messages(batch) => {
-                for message in batch.messages.iter().filter_map(incoming) {
-                    shared.emit(EngineEvent::Incoming(message));
-                }
-            }
+            Event::Presence(update) => shared.emit(EngineEvent::Presence {
+                chat: ChatId::from_stored(update.from.to_non_ad().to_string()),
+                available: !update.unavailable,
+                last_seen: update.last_seen.and_then(|t| from_millis(t.timestamp_millis())),
+            }),
+            // Received messages are reported by the inbox hook, once committed.
             _ => {}
         }
     }
 }
 
 /// Commits received messages through wagate's inbox before the client acknowledges
-/// them to WhatsApp. A failed commit leaves them unacknowledged: WhatsApp redelivers.
+/// them to WhatsApp, then reports them. A failed commit leaves them unacknowledged:
+/// WhatsApp redelivers.
 pub(crate) struct InboxHook {
     pub(crate) shared: Weak<Shared>,
 }
 
 #[async_trait]
 impl InboundDurabilityHook for InboxHook {
-    async fn on_messages(&self, _client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
+    async fn on_messages(&self, client: Arc<Client>, batch: &[InboundMessage]) -> anyhow::Result<()> {
         let shared = self.shared.upgrade().ok_or_else(|| anyhow::anyhow!("the session is gone"))?;
-        let messages: Vec<IncomingMessage> = batch.iter().filter_map(incoming).collect();
+        let me = Me::of(&client);
+        let mut messages = Vec::with_capacity(batch.len());
+        for inbound in batch {
+            if let Some(message) = incoming(&client, shared.credentials(), &me, inbound).await {
+                messages.push(message);
+            }
+        }
         if messages.is_empty() {
             return Ok(());
         }
-        shared.inbox.commit(&messages).await.map_err(|e| anyhow::anyhow!("inbound messages not committed: {e}"))
+        shared.inbox.commit(&messages).await.map_err(|e| anyhow::anyhow!("inbound messages not committed: {e}"))?;
+        for message in messages {
+            shared.emit(EngineEvent::Incoming(Box::new(message)));
+        }
+        Ok(())
     }
 }
 
 /// The message in wagate's terms; `None` for what wagate does not keep (our own
-/// messages echoed from the phone, protocol messages without content).
-fn incoming(inbound: &InboundMessage) -> Option<IncomingMessage> {
+/// messages echoed from the phone, protocol messages without content, votes that do
+/// not open).
+async fn incoming(
+    client: &Client,
+    credentials: &StoredCredentials,
+    me: &Me,
+    inbound: &InboundMessage,
+) -> Option<IncomingMessage> {
     let info = &inbound.info;
     let source = &info.source;
     if source.is_from_me {
         return None;
     }
-    let content = match inbound.message.text_content() {
-        Some(text) => Content::Text { body: text.to_owned() },
-        None => return None,
-    };
     let sender = person(&source.sender, source.sender_alt.as_ref());
-    let chat = if source.is_group || source.chat.is_group() {
-        ChatId::from_stored(source.chat.to_non_ad().to_string())
-    } else {
-        sender.clone()
+    let group = source.is_group || source.chat.is_group();
+    let chat = if group { ChatId::from_stored(source.chat.to_non_ad().to_string()) } else { sender.clone() };
+    let view = Viewpoint {
+        me: me.clone(),
+        chat_jid: if group { source.chat.to_non_ad() } else { source.sender.to_non_ad() },
+        chat: chat.clone(),
+        sender_jid: source.sender.to_non_ad(),
+        sender: sender.clone(),
+    };
+    let (content, context) = match parse(&inbound.message, &view)? {
+        Parsed::Message(content, context) => (content, context),
+        Parsed::Vote(vote) => match votes::open(client, credentials, me, &vote, &view.chat_jid, &view.sender_jid).await
+        {
+            Ok(option_hashes) => (Content::PollVote { poll: vote.poll, option_hashes }, Context::default()),
+            Err(reason) => {
+                warn!(id = %info.id, %reason, "a poll vote was skipped");
+                return None;
+            }
+        },
     };
     let at = from_millis(info.timestamp.timestamp_millis()).unwrap_or_else(OffsetDateTime::now_utc);
     Some(IncomingMessage {
@@ -136,7 +169,7 @@ fn incoming(inbound: &InboundMessage) -> Option<IncomingMessage> {
         push_name: Some(info.push_name.clone()).filter(|n| !n.is_empty()),
         at,
         content,
-        context: Context::default(),
+        context,
     })
 }
 

@@ -14,21 +14,32 @@
 //! [`WhatsAppEngine`] runs each session as a whatsapp-rust client on those credentials:
 //! `session` supervises the client, `events` translates what it reports, `policy`
 //! decides when to reconnect, `acks` matches sends with the server's acknowledgements.
+//!
+//! Messages: `outgoing` builds what wagate sends, `incoming` reads what it receives,
+//! `refs` turns WhatsApp's message keys and quotes into wagate's and back, `media`
+//! uploads and downloads files, `votes` keeps polls' secrets and opens votes.
 
 mod acks;
 mod appstate;
 mod buffers;
 mod codec;
 mod device;
+mod directory;
 mod engine;
 mod events;
+mod incoming;
 pub mod keys;
+mod media;
 mod msg_secret;
+mod outgoing;
 mod policy;
+mod presence;
 mod protocol;
+mod refs;
 mod session;
 mod signal;
 mod tc_tokens;
+mod votes;
 
 #[cfg(feature = "sandbox")]
 pub use engine::SANDBOX_VERSION;

@@ -11,13 +11,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use wacore::proto_helpers::MessageBuilderExt as _;
 use wacore_binary::Jid;
 use wagate_engine::{
-    Content, EngineError, EngineEvent, EventSink, Inbox, Media, OutgoingMessage, SendAck, SendError, Session,
-    SessionSpec,
+    Content, EngineError, EngineEvent, EventSink, Group, GroupChange, Inbox, Media, NumberCheck, OutgoingMessage,
+    ParticipantOutcome, SendAck, SendError, Session, SessionSpec, Typing,
 };
-use wagate_types::PhoneNumber;
+use wagate_types::{ChatId, PhoneNumber};
 use waproto::whatsapp as wa;
 use whatsapp_rust::Client;
 use whatsapp_rust::SendOptions;
@@ -29,7 +28,11 @@ use crate::StoredCredentials;
 use crate::acks::Acks;
 use crate::engine::{Endpoint, EngineConfig};
 use crate::events::{Forwarder, InboxHook};
+use crate::media::{self, UploadError};
+use crate::outgoing::{self, Extras};
 use crate::policy::ReplacedBackoff;
+use crate::votes;
+use crate::{directory, presence};
 
 /// Why a client stopped for good, as its events said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,10 @@ impl Shared {
     pub(crate) fn emit(&self, event: EngineEvent) {
         // The pump is gone only once the session stopped; nobody listens then.
         let _ = self.events.send(event);
+    }
+
+    pub(crate) fn credentials(&self) -> &StoredCredentials {
+        &self.credentials
     }
 
     pub(crate) fn client(&self) -> Option<Arc<Client>> {
@@ -129,6 +136,30 @@ impl WhatsAppSession {
     fn connected_client(&self) -> Option<Arc<Client>> {
         self.shared.client().filter(|c| c.is_connected() && c.is_logged_in())
     }
+
+    /// The client, for questions asked live; `NotConnected` without a connection.
+    fn live(&self) -> Result<Arc<Client>, EngineError> {
+        self.connected_client().ok_or(EngineError::NotConnected)
+    }
+
+    /// The WhatsApp message for `message`: its file uploaded, a poll's secret stored.
+    async fn prepare(&self, client: &Client, to: &Jid, message: &OutgoingMessage) -> Result<wa::Message, SendError> {
+        let me = client.pn().map(|j| j.to_non_ad()).ok_or(SendError::NotConnected)?;
+        let uploaded = media::upload(client, &message.content).await.map_err(|e| match e {
+            UploadError::Refused(why) => SendError::Permanent(why),
+            UploadError::Temporary(why) => SendError::Temporary(why),
+        })?;
+        let poll_secret = match &message.content {
+            Content::Poll { question, options, selectable } => {
+                outgoing::check_poll(question, options, *selectable).map_err(SendError::Permanent)?;
+                let secret = votes::poll_secret(&self.shared.credentials, to, &me, message.wa_id.as_str());
+                Some(secret.await.map_err(SendError::Temporary)?)
+            }
+            _ => None,
+        };
+        let extras = Extras { me: &me, uploaded: uploaded.as_ref(), poll_secret, now_ms: wacore::time::now_millis() };
+        outgoing::build(&message.content, &message.context, &extras).map_err(SendError::Permanent)
+    }
 }
 
 #[async_trait]
@@ -141,10 +172,7 @@ impl Session for WhatsAppSession {
             .as_str()
             .parse()
             .map_err(|e| SendError::Permanent(format!("'{}' is not a WhatsApp address: {e}", message.to)))?;
-        let body = match &message.content {
-            Content::Text { body } => wa::Message::text(body.clone()),
-            other => return Err(SendError::Permanent(format!("'{}' messages cannot be sent yet", other.kind()))),
-        };
+        let body = self.prepare(&client, &to, message).await?;
         let mut ack = self.shared.acks.expect(message.wa_id.as_str());
         let options = SendOptions::default().with_message_id(message.wa_id.as_str());
         client.send_message_with_options(to, body, options).await.map_err(send_error)?;
@@ -159,8 +187,59 @@ impl Session for WhatsAppSession {
         }
     }
 
-    async fn download(&self, _media: &Media) -> Result<Bytes, EngineError> {
-        Err(EngineError::Failed("downloading media is not built yet".into()))
+    #[tracing::instrument(skip_all, fields(session = %self.shared.spec.name))]
+    async fn check_numbers(&self, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
+        directory::check_numbers(&*self.live()?, phones).await
+    }
+
+    async fn profile_picture(&self, chat: &ChatId) -> Result<Option<String>, EngineError> {
+        directory::profile_picture(&*self.live()?, chat).await
+    }
+
+    async fn set_presence(&self, available: bool) -> Result<(), EngineError> {
+        presence::set_presence(&*self.live()?, available).await
+    }
+
+    async fn subscribe_presence(&self, chat: &ChatId) -> Result<(), EngineError> {
+        presence::subscribe(&*self.live()?, chat).await
+    }
+
+    async fn typing(&self, chat: &ChatId, state: Typing) -> Result<(), EngineError> {
+        presence::typing(&*self.live()?, chat, state).await
+    }
+
+    async fn groups(&self) -> Result<Vec<Group>, EngineError> {
+        directory::groups(&*self.live()?).await
+    }
+
+    async fn group(&self, chat: &ChatId) -> Result<Group, EngineError> {
+        directory::group(&*self.live()?, chat).await
+    }
+
+    async fn create_group(&self, subject: &str, participants: &[ChatId]) -> Result<Group, EngineError> {
+        directory::create_group(&*self.live()?, subject, participants).await
+    }
+
+    async fn change_group(&self, chat: &ChatId, change: &GroupChange) -> Result<Vec<ParticipantOutcome>, EngineError> {
+        directory::change_group(&*self.live()?, chat, change).await
+    }
+
+    async fn group_invite(&self, chat: &ChatId, reset: bool) -> Result<String, EngineError> {
+        directory::group_invite(&*self.live()?, chat, reset).await
+    }
+
+    async fn join_group(&self, code: &str) -> Result<ChatId, EngineError> {
+        directory::join_group(&*self.live()?, code).await
+    }
+
+    async fn leave_group(&self, chat: &ChatId) -> Result<(), EngineError> {
+        directory::leave_group(&*self.live()?, chat).await
+    }
+
+    async fn download(&self, media: &Media) -> Result<Bytes, EngineError> {
+        let client = self.connected_client().ok_or(EngineError::NotConnected)?;
+        let bytes = media::download(&client, media).await.map_err(EngineError::Failed)?;
+        Ok(Bytes::from(bytes))
     }
 
     async fn pair_code(&self, phone: &PhoneNumber) -> Result<String, EngineError> {

@@ -22,10 +22,12 @@ pub enum EngineEvent {
     Banned { until: OffsetDateTime, reason: String },
     /// The recipient's phone reported these messages delivered, read or played.
     Receipt { wa_ids: Vec<WaMessageId>, kind: ReceiptKind, at: OffsetDateTime },
+    /// A contact the session follows came online or went offline.
+    Presence { chat: ChatId, available: bool, last_seen: Option<OffsetDateTime> },
     /// A message arrived. Emitted only after the message was committed through the
     /// session's [`Inbox`](crate::Inbox), so it needs no storing: it is for fan-out
     /// (webhooks, live events). A redelivery may emit it again for the same message.
-    Incoming(IncomingMessage),
+    Incoming(Box<IncomingMessage>),
 }
 
 /// A message received by a session.

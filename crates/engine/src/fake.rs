@@ -16,8 +16,8 @@ use time::OffsetDateTime;
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, SessionId, WaMessageId};
 
 use crate::{
-    Content, Context, Engine, EngineError, EngineEvent, EventSink, Inbox, IncomingMessage, Media, OutgoingMessage,
-    SendAck, SendError, Session, SessionSpec,
+    Content, Context, Engine, EngineError, EngineEvent, EventSink, Inbox, IncomingMessage, Media, NumberCheck,
+    OutgoingMessage, SendAck, SendError, Session, SessionSpec, Typing,
 };
 
 /// One message the fake handed to "WhatsApp".
@@ -61,6 +61,10 @@ struct State {
     record: Option<File>,
     /// Bytes a test made downloadable, by media `source`.
     media: HashMap<String, Bytes>,
+    /// Numbers the fake says have a WhatsApp account.
+    on_whatsapp: HashSet<PhoneNumber>,
+    /// Typing shown, in order: session, chat, state.
+    typing: Vec<(String, ChatId, Typing)>,
     auto_link: bool,
     send_delay: Duration,
 }
@@ -201,6 +205,16 @@ impl FakeEngine {
         Ok(message)
     }
 
+    /// Typing the sessions showed, in order: session, chat, state.
+    pub fn typing_shown(&self) -> Vec<(String, ChatId, Typing)> {
+        self.lock().typing.clone()
+    }
+
+    /// From now on the fake says these numbers have a WhatsApp account.
+    pub fn register_numbers(&self, phones: &[PhoneNumber]) {
+        self.lock().on_whatsapp.extend(phones.iter().cloned());
+    }
+
     /// Received media as the fake reports it: `source` names bytes that
     /// [`Session::download`] will return.
     pub fn media(&self, mimetype: &str, data: Bytes) -> Media {
@@ -230,7 +244,7 @@ impl FakeEngine {
         inbox.commit(messages).await?;
         self.lock().acknowledged.extend(messages.iter().map(|m| m.wa_id.clone()));
         for message in messages {
-            emit(Some(sink.clone()), EngineEvent::Incoming(message.clone())).await;
+            emit(Some(sink.clone()), EngineEvent::Incoming(Box::new(message.clone()))).await;
         }
         Ok(())
     }
@@ -362,6 +376,29 @@ impl Session for FakeSessionHandle {
         Ok(SendAck { at: OffsetDateTime::now_utc() })
     }
 
+    async fn check_numbers(&self, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
+        let state = self.engine.lock();
+        if !state.sessions.get(&self.name).is_some_and(|s| s.connected) {
+            return Err(EngineError::NotConnected);
+        }
+        Ok(phones
+            .iter()
+            .map(|phone| {
+                let on_whatsapp = state.on_whatsapp.contains(phone);
+                NumberCheck { phone: phone.clone(), on_whatsapp, chat: on_whatsapp.then(|| ChatId::from_phone(phone)) }
+            })
+            .collect())
+    }
+
+    async fn typing(&self, chat: &ChatId, state: Typing) -> Result<(), EngineError> {
+        let mut engine = self.engine.lock();
+        if !engine.sessions.get(&self.name).is_some_and(|s| s.connected) {
+            return Err(EngineError::NotConnected);
+        }
+        engine.typing.push((self.name.clone(), chat.clone(), state));
+        Ok(())
+    }
+
     async fn download(&self, media: &Media) -> Result<Bytes, EngineError> {
         let key = fake_media_key(media)?;
         let state = self.engine.lock();
@@ -461,7 +498,7 @@ mod tests {
         assert_eq!(*inbox.committed.lock().unwrap(), std::slice::from_ref(&message));
         assert_eq!(*inbox.events_before_commit.lock().unwrap(), [0], "nothing reported before the commit");
         assert_eq!(engine.acknowledged(), std::slice::from_ref(&message.wa_id));
-        assert_eq!(rx.try_recv().unwrap(), EngineEvent::Incoming(message));
+        assert_eq!(rx.try_recv().unwrap(), EngineEvent::Incoming(Box::new(message)));
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@
 //! Engines: [`UnavailableEngine`] (a build without WhatsApp: sessions say so, messages
 //! wait) and [`FakeEngine`] (a scriptable double for tests of wagate's own logic).
 
+mod directory;
 mod event;
 mod fake;
 mod inbox;
@@ -19,8 +20,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
-use wagate_types::{PhoneNumber, SessionId, SessionName, TenantId};
+use wagate_types::{ChatId, PhoneNumber, SessionId, SessionName, TenantId};
 
+pub use directory::{Group, GroupChange, NumberCheck, Participant, ParticipantOutcome, Typing};
 pub use event::{EngineEvent, IncomingMessage};
 pub use fake::{FakeEngine, FakeSend};
 pub use inbox::Inbox;
@@ -70,6 +72,70 @@ pub trait Session: Send + Sync {
     /// Asks for an 8-character code to link `phone` without scanning a QR code.
     async fn pair_code(&self, phone: &PhoneNumber) -> Result<String, EngineError>;
 
+    /// Asks WhatsApp which of `phones` have an account. Needs a connection.
+    async fn check_numbers(&self, _phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot look numbers up".into()))
+    }
+
+    /// The address of the profile picture a person or group shows this account, if any.
+    async fn profile_picture(&self, _chat: &ChatId) -> Result<Option<String>, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot fetch profile pictures".into()))
+    }
+
+    /// Shows the account online (`true`) or offline to its contacts.
+    async fn set_presence(&self, _available: bool) -> Result<(), EngineError> {
+        Err(EngineError::Unavailable("this engine cannot set presence".into()))
+    }
+
+    /// Asks WhatsApp to report when `chat` comes online or goes offline
+    /// ([`EngineEvent::Presence`]).
+    async fn subscribe_presence(&self, _chat: &ChatId) -> Result<(), EngineError> {
+        Err(EngineError::Unavailable("this engine cannot follow presence".into()))
+    }
+
+    /// Shows "typing…" or "recording audio…" in a chat, or stops showing it.
+    async fn typing(&self, _chat: &ChatId, _state: Typing) -> Result<(), EngineError> {
+        Err(EngineError::Unavailable("this engine cannot show typing".into()))
+    }
+
+    /// The groups the account is in.
+    async fn groups(&self) -> Result<Vec<Group>, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot list groups".into()))
+    }
+
+    /// One group the account is in, fresh from WhatsApp.
+    async fn group(&self, _chat: &ChatId) -> Result<Group, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot look groups up".into()))
+    }
+
+    /// Creates a group with the account as its admin.
+    async fn create_group(&self, _subject: &str, _participants: &[ChatId]) -> Result<Group, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot create groups".into()))
+    }
+
+    /// Applies one change; for participant changes, says what became of each.
+    async fn change_group(
+        &self,
+        _chat: &ChatId,
+        _change: &GroupChange,
+    ) -> Result<Vec<ParticipantOutcome>, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot change groups".into()))
+    }
+
+    /// The group's invite code; `reset` revokes the old one first.
+    async fn group_invite(&self, _chat: &ChatId, _reset: bool) -> Result<String, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot share group invites".into()))
+    }
+
+    /// Joins a group by invite code; returns the group.
+    async fn join_group(&self, _code: &str) -> Result<ChatId, EngineError> {
+        Err(EngineError::Unavailable("this engine cannot join groups".into()))
+    }
+
+    async fn leave_group(&self, _chat: &ChatId) -> Result<(), EngineError> {
+        Err(EngineError::Unavailable("this engine cannot leave groups".into()))
+    }
+
     /// Unlinks the device from the phone and deletes the credentials.
     async fn logout(&self) -> Result<(), EngineError>;
 
@@ -104,6 +170,10 @@ pub enum EngineError {
     /// The operation needs a live connection and the session has none.
     #[error("the session is not connected")]
     NotConnected,
+    /// WhatsApp answered with an error: `code` is its own (403 not allowed, 404 no such
+    /// group, 406/409 a participant cannot be added…).
+    #[error("WhatsApp refused it ({code}): {text}")]
+    Refused { code: u16, text: String },
     #[error("{0}")]
     Failed(String),
 }

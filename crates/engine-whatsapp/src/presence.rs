@@ -1,0 +1,42 @@
+//! Online status and typing: ephemeral signals WhatsApp relays only to whoever is
+//! connected now, so a failure is reported but nothing is retried.
+
+use wagate_engine::{EngineError, Typing};
+use wagate_types::ChatId;
+use whatsapp_rust::features::PresenceError;
+use whatsapp_rust::{ChatStateType, Client, Jid, PresenceStatus};
+
+pub(crate) async fn set_presence(client: &Client, available: bool) -> Result<(), EngineError> {
+    let status = if available { PresenceStatus::Available } else { PresenceStatus::Unavailable };
+    client.presence().set(status).await.map_err(presence_error)
+}
+
+pub(crate) async fn subscribe(client: &Client, chat: &ChatId) -> Result<(), EngineError> {
+    client.presence().subscribe(jid_of(chat)?).await.map_err(presence_error)
+}
+
+pub(crate) async fn typing(client: &Client, chat: &ChatId, state: Typing) -> Result<(), EngineError> {
+    let state = match state {
+        Typing::Composing => ChatStateType::Composing,
+        Typing::Recording => ChatStateType::Recording,
+        Typing::Paused => ChatStateType::Paused,
+    };
+    client.chatstate().send(&jid_of(chat)?, state).await.map_err(|e| EngineError::Failed(e.to_string()))
+}
+
+fn jid_of(chat: &ChatId) -> Result<Jid, EngineError> {
+    chat.as_str()
+        .parse()
+        .map_err(|e| EngineError::Refused { code: 400, text: format!("'{chat}' is not a WhatsApp address: {e}") })
+}
+
+fn presence_error(error: PresenceError) -> EngineError {
+    match error {
+        // WhatsApp shows presence only for an account with a name.
+        PresenceError::PushNameEmpty => EngineError::Refused {
+            code: 409,
+            text: "the account has no name yet, and WhatsApp shows presence only with one".into(),
+        },
+        other => EngineError::Failed(other.to_string()),
+    }
+}
