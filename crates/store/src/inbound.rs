@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use wagate_types::{ChatId, Direction, MessageStatus, Priority, SessionId, TenantId};
+use wagate_types::{ChatId, Direction, MessageId, MessageStatus, Priority, SessionId, TenantId};
 
 use crate::messages::INSERT_CHUNK;
 use crate::statement::Statement;
 use crate::time_ms::{from_ms, to_ms};
-use crate::{Backend, ContactRecord, NewInbound, Result, Store, StoreError};
+use crate::{ApplyFn, Backend, ContactRecord, NewInbound, Result, Store, StoreError};
 
 /// What one commit learnt about one sender.
 struct ContactUpdate<'a> {
@@ -36,6 +36,22 @@ impl Store {
         session: SessionId,
         messages: &[NewInbound],
         now: OffsetDateTime,
+    ) -> Result<Vec<bool>> {
+        self.commit_inbound_applying(tenant, session, messages, now, &|_, _, _, _| false).await
+    }
+
+    /// Like [`commit_inbound`](Self::commit_inbound), and in the same transaction each
+    /// newly stored message with a `target` (a reaction, vote, edit, revoke) is applied
+    /// to the message it names: the session's message in the same chat with that
+    /// WhatsApp id, sent or received. `apply` changes that message's content; a target
+    /// not stored (older than wagate, or deleted) is left alone.
+    pub async fn commit_inbound_applying(
+        &self,
+        tenant: &TenantId,
+        session: SessionId,
+        messages: &[NewInbound],
+        now: OffsetDateTime,
+        apply: &ApplyFn,
     ) -> Result<Vec<bool>> {
         let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
         // Postgres: the same lock order as deleting a session (its row first), and the
@@ -90,6 +106,10 @@ impl Store {
             for row in insert.build()?.fetch_all(&mut *tx).await? {
                 inserted.insert(row.try_get::<String, _>("id")?);
             }
+        }
+
+        for msg in fresh.iter().filter(|m| m.target.is_some() && inserted.contains(&m.id.to_string())) {
+            self.apply_to_target(&mut tx, session, msg, now, apply).await?;
         }
 
         // One update per sender, in the order they first appear; the newest push name wins.
@@ -147,6 +167,72 @@ impl Store {
 
         let mut stored_now = HashSet::new();
         Ok(messages.iter().map(|m| inserted.contains(&m.id.to_string()) && stored_now.insert(m.id)).collect())
+    }
+
+    async fn apply_to_target(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        session: SessionId,
+        msg: &NewInbound,
+        now: OffsetDateTime,
+        apply: &ApplyFn,
+    ) -> Result<()> {
+        let Some(target) = &msg.target else { return Ok(()) };
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        };
+        let sql = format!(
+            "SELECT id, kind, content, sender FROM messages WHERE session_id = $1 AND chat = $2 AND wa_id = $3 AND id <> $4 \
+             ORDER BY id LIMIT 1{lock}"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(session.to_string())
+            .bind(msg.chat.as_str())
+            .bind(target.as_str())
+            .bind(msg.id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        let Some(row) = row else { return Ok(()) };
+        let id: String = row.try_get("id")?;
+        let kind: String = row.try_get("kind")?;
+        let content: String = row.try_get("content")?;
+        let mut content: serde_json::Value =
+            serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("content of message {id}: {e}")))?;
+        let author = row.try_get::<Option<String>, _>("sender")?.map(ChatId::from_stored);
+        if apply(msg, &kind, author.as_ref(), &mut content) {
+            sqlx::query("UPDATE messages SET content = $2, updated_at = $3 WHERE id = $1")
+                .bind(id)
+                .bind(content.to_string())
+                .bind(to_ms(now))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The id wagate stored a received message under, found by what identifies it on
+    /// WhatsApp: chat, sender and WhatsApp id.
+    pub async fn inbound_id(
+        &self,
+        session: SessionId,
+        chat: &ChatId,
+        sender: &ChatId,
+        wa_id: &wagate_types::WaMessageId,
+    ) -> Result<Option<MessageId>> {
+        let row = sqlx::query(
+            "SELECT id FROM messages WHERE session_id = $1 AND chat = $2 AND sender = $3 AND wa_id = $4 \
+             AND direction = 'inbound'",
+        )
+        .bind(session.to_string())
+        .bind(chat.as_str())
+        .bind(sender.as_str())
+        .bind(wa_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id")?;
+        MessageId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt(format!("message id {id}: {e}")))
     }
 
     /// Who wrote to the session, most recent first.

@@ -6,10 +6,12 @@
 //! embedded, forward only, one folder per backend. Times are stored as milliseconds
 //! since the Unix epoch.
 
+mod contacts;
 mod db;
 mod engine_state;
 mod inbound;
 mod keys;
+mod media;
 mod messages;
 mod model;
 mod sessions;
@@ -18,8 +20,10 @@ mod statement;
 pub mod testing;
 mod time_ms;
 
+pub use contacts::{ContactCursor, ContactFilter, ContactSummary};
 pub use db::{Backend, Store, redact};
 pub use engine_state::{EngineState, EngineStateTx, EngineWrite};
+pub use media::MediaRecord;
 pub use model::*;
 
 /// What can go wrong talking to the database, in terms callers act on.

@@ -354,6 +354,57 @@ impl Store {
         self.transition_result(tenant, id, done.rows_affected()).await
     }
 
+    /// The message an `Idempotency-Key` was first used for, with that request's hash.
+    /// A look before doing costly work (taking in a file); the accept itself decides.
+    pub async fn idempotent_message(&self, tenant: &TenantId, key: &str) -> Result<Option<(String, MessageRecord)>> {
+        let sql = format!(
+            "SELECT k.request_hash, {COLUMNS} FROM idempotency_keys k JOIN messages m ON m.id = k.message_id \
+             JOIN sessions s ON s.id = m.session_id WHERE k.tenant_id = $1 AND k.key = $2"
+        );
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str()).bind(key).fetch_optional(&self.pool).await?;
+        row.map(|r| Ok((r.try_get("request_hash")?, message_from_row(&r)?))).transpose()
+    }
+
+    /// Changes a message's content in one transaction, so concurrent changes (an edit
+    /// here, a reaction arriving there) never overwrite each other. `change` gets the
+    /// kind and content and says whether it changed anything. Returns the message as
+    /// it is afterwards, `None` if there is no such message.
+    pub async fn update_content(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        now: OffsetDateTime,
+        change: impl FnOnce(&str, &mut serde_json::Value) -> bool + Send,
+    ) -> Result<Option<MessageRecord>> {
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        };
+        let sql = format!("SELECT kind, content FROM messages WHERE tenant_id = $1 AND id = $2{lock}");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.as_str())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kind: String = row.try_get("kind")?;
+        let content: String = row.try_get("content")?;
+        let mut content: serde_json::Value =
+            serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("content of message {id}: {e}")))?;
+        if change(&kind, &mut content) {
+            sqlx::query("UPDATE messages SET content = $2, updated_at = $3 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(content.to_string())
+                .bind(to_ms(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.message(tenant, id).await
+    }
+
     async fn transition_result(&self, tenant: &TenantId, id: MessageId, changed: u64) -> Result<Transition> {
         Ok(match self.message(tenant, id).await? {
             None => Transition::NotFound,

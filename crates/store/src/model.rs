@@ -176,7 +176,15 @@ pub struct NewInbound {
     pub content: serde_json::Value,
     /// When the sender sent it, by WhatsApp's clock; stored as the message's `sent_at`.
     pub sent_at: OffsetDateTime,
+    /// A reaction, vote, edit or revoke: the WhatsApp id of the earlier message in the
+    /// same chat it changes. The commit applies it to that message, if stored.
+    pub target: Option<WaMessageId>,
 }
+
+/// Applies a received message to the earlier one it targets: gets the received
+/// message, the target's kind, its author (`None`: the session's own account, i.e. an
+/// outbound message) and its content to change in place; returns whether it changed it.
+pub type ApplyFn = dyn Fn(&NewInbound, &str, Option<&ChatId>, &mut serde_json::Value) -> bool + Send + Sync;
 
 /// Someone who wrote to a session.
 #[derive(Debug, Clone, PartialEq)]

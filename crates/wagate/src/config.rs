@@ -14,6 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use wagate_core::GatewayConfig;
 use wagate_core::dispatch::DispatchConfig;
+use wagate_core::media::{AllowList, ImagePolicy, MediaConfig};
 use wagate_store::SessionSettings;
 use wagate_types::Country;
 
@@ -38,6 +39,7 @@ pub struct Config {
     /// Default pause between two sends of a new session.
     pub throttle: Throttle,
     pub delivery: Delivery,
+    pub media: Media,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,6 +60,44 @@ pub struct Delivery {
     pub retry_max_ms: u64,
 }
 
+/// Media files: where they are kept and what may come in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// Where media files are kept; `data_dir/media` when unset.
+    pub dir: Option<PathBuf>,
+    /// The largest media file taken in, in bytes.
+    pub max_bytes: u64,
+    /// The longest a media URL download may take.
+    pub fetch_timeout_ms: u64,
+    /// Host names media URLs may point to although they resolve to private addresses.
+    pub allow_hosts: Vec<String>,
+    /// Networks (CIDR) media URLs may reach although they are private.
+    pub allow_networks: Vec<String>,
+    /// The longest side of a picture sent as an image, after re-encoding.
+    pub image_max_side: u32,
+    /// JPEG quality (1–100) of re-encoded pictures.
+    pub jpeg_quality: u8,
+    /// Re-encode pictures sent as images to JPEG; `false` sends them as given.
+    pub reencode_images: bool,
+}
+
+impl Default for Media {
+    fn default() -> Self {
+        let media = MediaConfig::default();
+        Self {
+            dir: None,
+            max_bytes: media.max_bytes,
+            fetch_timeout_ms: media.fetch_timeout.as_millis() as u64,
+            allow_hosts: Vec::new(),
+            allow_networks: Vec::new(),
+            image_max_side: media.images.max_side,
+            jpeg_quality: media.images.jpeg_quality,
+            reencode_images: media.images.reencode,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         let session = SessionSettings::default();
@@ -76,14 +116,25 @@ impl Default for Config {
                 retry_base_ms: dispatch.retry_base.as_millis() as u64,
                 retry_max_ms: dispatch.retry_max.as_millis() as u64,
             },
+            media: Media::default(),
         }
     }
 }
 
 /// Top-level options, so `WAGATE_*` variables meant for other tools (or a shell's
 /// `WAGATE_KEY`) are not mistaken for misspelt options.
-const OPTIONS: [&str; 9] =
-    ["bind", "data_dir", "database_url", "api_key", "api_key_file", "default_country", "log", "throttle", "delivery"];
+const OPTIONS: [&str; 10] = [
+    "bind",
+    "data_dir",
+    "database_url",
+    "api_key",
+    "api_key_file",
+    "default_country",
+    "log",
+    "throttle",
+    "delivery",
+    "media",
+];
 
 fn is_option(key: &str) -> bool {
     let top = key.split("__").next().unwrap_or(key);
@@ -131,7 +182,14 @@ impl Config {
         if self.delivery.max_attempts == 0 {
             bail!("delivery.max_attempts must be at least 1");
         }
+        if self.media.max_bytes == 0 || self.media.fetch_timeout_ms == 0 || self.media.image_max_side == 0 {
+            bail!("media.max_bytes, media.fetch_timeout_ms and media.image_max_side must be above 0");
+        }
+        if !(1..=100).contains(&self.media.jpeg_quality) {
+            bail!("media.jpeg_quality must be between 1 and 100");
+        }
         self.country()?;
+        self.media()?;
         Ok(())
     }
 
@@ -150,6 +208,22 @@ impl Config {
         }
     }
 
+    /// Media settings, the directory defaulting to `data_dir/media`.
+    pub fn media(&self) -> anyhow::Result<MediaConfig> {
+        let media = &self.media;
+        Ok(MediaConfig {
+            dir: media.dir.clone().unwrap_or_else(|| self.data_dir.join("media")),
+            max_bytes: media.max_bytes,
+            fetch_timeout: Duration::from_millis(media.fetch_timeout_ms),
+            allow: AllowList::parse(&media.allow_hosts, &media.allow_networks).context("media.allow_networks")?,
+            images: ImagePolicy {
+                max_side: media.image_max_side,
+                jpeg_quality: media.jpeg_quality,
+                reencode: media.reencode_images,
+            },
+        })
+    }
+
     pub fn gateway(&self) -> anyhow::Result<GatewayConfig> {
         Ok(GatewayConfig {
             default_country: self.country()?,
@@ -163,6 +237,7 @@ impl Config {
                 retry_max: Duration::from_millis(self.delivery.retry_max_ms),
                 ..DispatchConfig::default()
             },
+            media: self.media()?,
         })
     }
 }
@@ -232,6 +307,37 @@ mod tests {
             assert!(Config::load(None).is_err());
             jail.set_env("WAGATE_DEFAULT_COUNTRY", "DE");
             jail.set_env("WAGATE_API_KEY", "short");
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn media_lives_in_the_data_dir_unless_told_otherwise() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WAGATE_DATA_DIR", "/var/lib/wagate");
+            let media = Config::load(None).expect("loads").media().expect("media settings");
+            assert_eq!(media.dir, PathBuf::from("/var/lib/wagate/media"));
+            assert_eq!((media.max_bytes, media.fetch_timeout), (64 * 1024 * 1024, Duration::from_secs(30)));
+            assert_eq!(media.images, ImagePolicy { max_side: 1280, jpeg_quality: 78, reencode: true });
+
+            jail.create_file("wagate.toml", "[media]\ndir = \"/srv/media\"\nallow_networks = [\"10.1.0.0/16\"]\n")?;
+            jail.set_env("WAGATE_MEDIA__JPEG_QUALITY", "90");
+            let config = Config::load(None).expect("loads");
+            let media = config.media().expect("media settings");
+            assert_eq!((media.dir, media.images.jpeg_quality), (PathBuf::from("/srv/media"), 90));
+            assert_eq!(config.media.allow_networks, ["10.1.0.0/16"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_media_settings_are_refused_at_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("wagate.toml", "[media]\nallow_networks = [\"10.0.0.0/33\"]\n")?;
+            let err = Config::load(None).unwrap_err();
+            assert!(format!("{err:#}").contains("10.0.0.0/33"), "{err:#}");
+            jail.create_file("wagate.toml", "[media]\njpeg_quality = 0\n")?;
             assert!(Config::load(None).is_err());
             Ok(())
         });

@@ -18,9 +18,11 @@ mod api_keys;
 mod engine_state;
 mod inbound;
 mod listing;
+mod media;
 mod queue;
 mod receipts;
 mod sessions;
+mod updates;
 
 /// Each test's store on a database of its own.
 pub type TestDb = wagate_store::testing::TestStore;
@@ -92,6 +94,7 @@ pub fn inbound(from: &str, body: &str, at: OffsetDateTime) -> NewInbound {
         kind: "text".to_owned(),
         content: serde_json::json!({ "text": body }),
         sent_at: at,
+        target: None,
     }
 }
 
