@@ -51,6 +51,14 @@ impl ApiError {
         e
     }
 
+    /// 422 for several fields of the request at once.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let detail = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail);
+        e.errors = errors;
+        e
+    }
+
     pub fn malformed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
     }
@@ -86,7 +94,23 @@ impl From<CoreError> for ApiError {
                 "idempotency_key_reused",
                 "this Idempotency-Key was already used with a different request body",
             ),
+            CoreError::Invalid { field, message } => Self::invalid_field(&field, message),
+            CoreError::TooLarge { limit } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "media_too_large",
+                format!("the file is larger than the limit of {limit} bytes"),
+            ),
+            CoreError::NotEditable(why) => Self::new(StatusCode::CONFLICT, "not_editable", why),
             CoreError::Unavailable(why) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why),
+            CoreError::Refused { code, message } => {
+                let status = match code {
+                    401 | 403 => StatusCode::FORBIDDEN,
+                    404 => StatusCode::NOT_FOUND,
+                    409 => StatusCode::CONFLICT,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                Self::new(status, "whatsapp_refused", format!("WhatsApp refused it ({code}): {message}"))
+            }
             CoreError::ShuttingDown => {
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -41,6 +41,8 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "health", description = "Liveness"),
         (name = "sessions", description = "Linked WhatsApp numbers"),
         (name = "messages", description = "Sending and tracking messages"),
+        (name = "contacts", description = "Who is on WhatsApp, and the people sessions talk with"),
+        (name = "groups", description = "WhatsApp groups, managed live through a connected session"),
     )
 )]
 struct ApiDoc;

@@ -9,12 +9,14 @@ use rand::RngExt;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use tracing::{debug, error, warn};
-use wagate_engine::SendError;
+use wagate_engine::{SendError, Typing};
 use wagate_store::{AttemptResult, MessageRecord, Store};
 use wagate_types::SessionStatus;
 
-use crate::messages::outgoing;
-use crate::sessions::Runtime;
+use crate::media::MediaStore;
+use crate::media_send::{self, is_media};
+use crate::messages::{outgoing, plain_content};
+use crate::sessions::{MediaSlot, Runtime};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DispatchConfig {
@@ -47,7 +49,7 @@ impl Default for DispatchConfig {
 }
 
 /// Runs until the session's runtime is cancelled. A send in flight is finished first.
-pub(crate) async fn run(rt: Arc<Runtime>, store: Store, config: DispatchConfig) {
+pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config: DispatchConfig) {
     let mut live = rt.live.subscribe();
     let mut not_before: Option<Instant> = None;
     loop {
@@ -67,7 +69,7 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, config: DispatchConfig) 
         let claimed = store.claim_next(rt.id, now, now + config.lease).await;
         match claimed {
             Ok(Some(message)) => {
-                let result = attempt(&rt, &message, &config).await;
+                let result = attempt(&rt, &message, media.get(), &config).await;
                 let reached_whatsapp = !matches!(result, AttemptResult::NotAttempted);
                 record(&store, &message, &result).await;
                 if reached_whatsapp {
@@ -87,12 +89,26 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, config: DispatchConfig) 
 }
 
 #[tracing::instrument(skip_all, fields(session = %rt.name, message_id = %message.id))]
-async fn attempt(rt: &Runtime, message: &MessageRecord, config: &DispatchConfig) -> AttemptResult {
+async fn attempt(
+    rt: &Runtime,
+    message: &MessageRecord,
+    media: Option<&MediaStore>,
+    config: &DispatchConfig,
+) -> AttemptResult {
     let now = OffsetDateTime::now_utc();
-    let outgoing = match outgoing(message) {
-        Ok(outgoing) => outgoing,
-        Err(e) => return AttemptResult::Failed { at: now, error: e.to_string() },
+    let content = if is_media(&message.kind) {
+        match media {
+            Some(media) => media_send::engine_content(media, message).await,
+            None => Err("this gateway has no media store".to_owned()),
+        }
+    } else {
+        plain_content(message)
     };
+    let outgoing = match content {
+        Ok(content) => outgoing(message, content),
+        Err(error) => return AttemptResult::Failed { at: now, error },
+    };
+    show_typing(rt, message).await;
     let sent = tokio::time::timeout(config.send_timeout, rt.handle.send(&outgoing)).await;
     let error = match sent {
         Ok(Ok(ack)) => {
@@ -157,6 +173,23 @@ fn backoff(config: &DispatchConfig, attempts: u32) -> Duration {
     let exp = config.retry_base.saturating_mul(1 << attempts.saturating_sub(1).min(20));
     let capped = exp.min(config.retry_max);
     capped.mul_f64(rand::rng().random_range(0.8..=1.2))
+}
+
+/// Shows "typing…" (for a voice note "recording audio…") for as long as the message
+/// asked, right before it goes out. Only a show: if WhatsApp does not take it, the
+/// message goes anyway.
+async fn show_typing(rt: &Runtime, message: &MessageRecord) {
+    let ms = crate::content::typing_ms(&message.content);
+    if ms == 0 {
+        return;
+    }
+    let voice = message.kind == "audio" && message.content["audio"]["ptt"].as_bool() == Some(true);
+    let state = if voice { Typing::Recording } else { Typing::Composing };
+    if let Err(e) = rt.handle.typing(&message.chat, state).await {
+        debug!(error = %e, "could not show typing");
+        return;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
 }
 
 #[cfg(test)]

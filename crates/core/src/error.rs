@@ -17,6 +17,20 @@ pub enum Error {
     /// An `Idempotency-Key` came back with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    /// A field of the request names something that does not fit (an unknown message
+    /// to quote, a file that cannot be fetched…). Nothing was stored.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// A file is larger than wagate takes.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The message cannot be edited or revoked: received, not sent yet, or revoked.
+    #[error("{0}")]
+    NotEditable(String),
+    /// WhatsApp refused what the session asked (not a group admin, no such group…);
+    /// `code` is WhatsApp's own.
+    #[error("WhatsApp refused it ({code}): {message}")]
+    Refused { code: u16, message: String },
     /// The operation needs something the session does not have right now.
     #[error("{0}")]
     Unavailable(String),
@@ -25,6 +39,12 @@ pub enum Error {
     ShuttingDown,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.to_owned(), message: message.into() }
+    }
 }
 
 impl From<wagate_store::StoreError> for Error {

@@ -9,6 +9,7 @@ use crate::Result;
 use crate::accept::Accepter;
 use crate::auth::Auth;
 use crate::dispatch::DispatchConfig;
+use crate::media::{MediaConfig, MediaStore};
 use crate::sessions::Sessions;
 
 /// Settings the services need, from wagate's configuration.
@@ -19,6 +20,8 @@ pub struct GatewayConfig {
     /// Settings of a new session unless its creator says otherwise.
     pub session_defaults: SessionSettings,
     pub dispatch: DispatchConfig,
+    /// Where media files go and what may come in.
+    pub media: MediaConfig,
 }
 
 /// All of wagate's services, wired together. The API holds one.
@@ -27,16 +30,21 @@ pub struct Gateway {
     pub auth: Auth,
     pub sessions: Sessions,
     pub accepter: Accepter,
+    pub media: MediaStore,
     pub config: GatewayConfig,
 }
 
 impl Gateway {
     /// Starts the services and every stored session.
     pub async fn start(store: Store, engine: Arc<dyn Engine>, config: GatewayConfig) -> Result<Arc<Self>> {
+        let media = MediaStore::new(store.clone(), config.media.clone()).context("open the media store")?;
         let sessions = Sessions::new(store.clone(), engine, config.dispatch.clone());
+        // Before any session starts: dispatchers read files to send from it, and received
+        // media is downloaded into it.
+        sessions.attach_media(media.clone());
         let waker = sessions.clone();
         let accepter = Accepter::spawn(store.clone(), Arc::new(move |id| waker.wake(id)));
-        let gateway = Arc::new(Self { auth: Auth::new(store.clone()), store, sessions, accepter, config });
+        let gateway = Arc::new(Self { auth: Auth::new(store.clone()), store, sessions, accepter, media, config });
         gateway.sessions.start_all().await.context("start sessions")?;
         Ok(gateway)
     }

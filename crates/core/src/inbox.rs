@@ -1,14 +1,16 @@
 //! Received messages go to the database before WhatsApp hears they arrived: the engine
 //! commits them through a session's [`SessionInbox`] and acknowledges only after that.
+//! A reaction, vote, edit or revoke is stored as a message of its own and, in the same
+//! transaction, applied to the message it is about.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tracing::{debug, error};
-use wagate_engine::{Content, EngineError, Inbox, IncomingMessage};
+use wagate_engine::{EngineError, Inbox, IncomingMessage};
 use wagate_store::{NewInbound, Store};
-use wagate_types::{MessageId, SessionId, SessionName, TenantId};
+use wagate_types::{SessionId, SessionName, TenantId};
 
-use crate::messages::MessageContent;
+use crate::received::{apply, row_of};
 
 /// One session's [`Inbox`]: commits what the session receives to the store.
 pub struct SessionInbox {
@@ -28,8 +30,9 @@ impl SessionInbox {
 impl Inbox for SessionInbox {
     #[tracing::instrument(skip_all, fields(session = %self.name, count = messages.len()))]
     async fn commit(&self, messages: &[IncomingMessage]) -> Result<(), EngineError> {
-        let rows: Vec<NewInbound> = messages.iter().filter_map(row_of).collect();
-        match self.store.commit_inbound(&self.tenant, self.session, &rows, OffsetDateTime::now_utc()).await {
+        let rows: Vec<NewInbound> = messages.iter().map(row_of).collect();
+        let now = OffsetDateTime::now_utc();
+        match self.store.commit_inbound_applying(&self.tenant, self.session, &rows, now, &apply).await {
             Ok(stored) => {
                 let new = stored.iter().filter(|&&s| s).count();
                 debug!(new, repeated = stored.len() - new, "received messages committed");
@@ -42,22 +45,4 @@ impl Inbox for SessionInbox {
             }
         }
     }
-}
-
-/// The row a received message is stored as; its content as the API shows it.
-fn row_of(message: &IncomingMessage) -> Option<NewInbound> {
-    let content = match &message.content {
-        Content::Text { body } => MessageContent::Text(body.clone()),
-        _ => return None,
-    };
-    Some(NewInbound {
-        id: MessageId::new(),
-        chat: message.chat.clone(),
-        sender: message.sender.clone(),
-        push_name: message.push_name.clone(),
-        wa_id: message.wa_id.clone(),
-        kind: content.kind().to_owned(),
-        content: content.to_json(),
-        sent_at: message.at,
-    })
 }

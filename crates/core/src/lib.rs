@@ -5,16 +5,28 @@
 //! - [`sessions`]: running sessions, their events and state.
 //! - [`dispatch`]: the per-session send loop (throttle, retries).
 //! - [`inbox`]: where sessions commit the messages they receive.
+//! - [`contacts`]: who is on WhatsApp, and the people sessions talk with.
+//! - [`groups`]: groups, managed live through a session.
 //! - [`auth`]: API keys.
+//! - [`media`]: media files taken in from clients and received by sessions.
 
 pub mod accept;
 pub mod auth;
+pub mod contacts;
+pub mod content;
 pub mod dispatch;
 mod error;
 mod gateway;
+pub mod groups;
 pub mod inbox;
+pub mod media;
+pub mod media_files;
+pub mod media_send;
 pub mod messages;
+pub mod presence;
+pub mod received;
 pub mod sessions;
+mod updates;
 
 pub use error::Error;
 pub use gateway::{Gateway, GatewayConfig};

@@ -1,48 +1,37 @@
 //! Sending and looking up messages.
 
 use anyhow::Context;
-use serde_json::json;
 use time::OffsetDateTime;
-use wagate_engine::{Content, OutgoingMessage};
+use wagate_engine::OutgoingMessage;
 use wagate_store::{AcceptOutcome, Idempotency, MessageFilter, MessageRecord, NewMessage, Transition};
 use wagate_types::{
-    ChatId, Direction, MessageId, MessageStatus, Priority, Recipient, SessionName, TenantId, WaMessageId,
+    ChatId, Direction, MessageId, MessageStatus, Priority, Recipient, SessionId, SessionName, TenantId, WaMessageId,
 };
 
-use crate::{Error, Gateway, Result};
-
-/// What a message carries, as the API describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MessageContent {
-    Text(String),
-}
-
-impl MessageContent {
-    pub const MAX_TEXT: usize = 65_536;
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Text(_) => "text",
-        }
-    }
-
-    /// The content object as stored and shown: `{"text": "Hi"}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Self::Text(text) => json!({ "text": text }),
-        }
-    }
-}
+use crate::content::{NewContent, engine_content, engine_context, plain_json, reply_json, with_context, with_typing};
+use crate::received::set_reaction;
+use crate::{Error, Gateway, Result, media_send};
 
 /// A validated request to send a message.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct SendRequest {
     pub session: SessionName,
     pub to: Recipient,
-    pub content: MessageContent,
+    pub content: NewContent,
+    /// A stored message of the same chat to quote.
+    pub reply_to: Option<MessageId>,
+    /// People named with `@`.
+    pub mentions: Vec<ChatId>,
     pub priority: Priority,
     pub send_at: Option<OffsetDateTime>,
+    /// How long to show "typing…" before sending; 0 for not at all.
+    pub typing_ms: u32,
     pub idempotency: Option<Idempotency>,
+}
+
+impl SendRequest {
+    /// The longest typing a send may ask for: longer looks like a stuck client.
+    pub const MAX_TYPING_MS: u32 = 20_000;
 }
 
 /// Filters for listing messages, as a client gives them.
@@ -71,6 +60,34 @@ impl Gateway {
             Some(phone) => phone.to_string(),
             None => request.to.chat.to_string(),
         };
+        let reply_to = match request.reply_to {
+            Some(id) => Some(reply_json(&self.related(tenant, id, session_id, &request.to.chat, "reply_to").await?)),
+            None => None,
+        };
+        let kind = request.content.kind();
+        let own_reaction = match &request.content {
+            NewContent::Reaction { message_id, emoji } => Some((*message_id, emoji.clone())),
+            _ => None,
+        };
+        let session_name = request.session.clone();
+        if let (NewContent::Media(_), Some(idem)) = (&request.content, &request.idempotency) {
+            // A repeated upload replays without taking the file in a second time.
+            let earlier = self.store.idempotent_message(tenant, idem.key.as_str()).await.context("look up the key")?;
+            match earlier {
+                Some((hash, message)) if hash == idem.request_hash => return Ok(Accepted { message, replayed: true }),
+                Some(_) => return Err(Error::IdempotencyKeyReused),
+                None => {}
+            }
+        }
+        let content = match request.content {
+            NewContent::Reaction { message_id, .. } => {
+                let target =
+                    self.related(tenant, message_id, session_id, &request.to.chat, "reaction.message_id").await?;
+                plain_json(&request.content, Some(&target))
+            }
+            NewContent::Media(media) => media_send::ingest(&self.media, tenant, media).await?,
+            other => plain_json(&other, None),
+        };
         let message = NewMessage {
             id: MessageId::new(),
             tenant: tenant.clone(),
@@ -78,18 +95,65 @@ impl Gateway {
             session_name: request.session,
             chat: request.to.chat,
             recipient,
-            kind: request.content.kind().to_owned(),
-            content: request.content.to_json(),
+            kind: kind.to_owned(),
+            content: with_typing(with_context(content, reply_to, &request.mentions), request.typing_ms),
             wa_id: WaMessageId::generate(),
             priority: request.priority,
             send_at: request.send_at,
             created_at: OffsetDateTime::now_utc(),
             idempotency: request.idempotency,
         };
+        let accepted = self.accept(message).await?;
+        if let (Some((target, emoji)), false) = (own_reaction, accepted.replayed) {
+            self.show_own_reaction(tenant, &session_name, target, &emoji).await?;
+        }
+        Ok(accepted)
+    }
+
+    /// Shows this session's own reaction on the message it reacts to, beside those of
+    /// contacts, named by the session's phone number (`me` while it is not known).
+    async fn show_own_reaction(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        target: MessageId,
+        emoji: &str,
+    ) -> Result<()> {
+        let own = self.sessions.get(tenant, session).await?.phone.unwrap_or_else(|| "me".to_owned());
+        let now = OffsetDateTime::now_utc();
+        self.store
+            .update_content(tenant, target, now, |_, content| set_reaction(content, &own, emoji, now))
+            .await
+            .context("show the reaction on its message")?;
+        Ok(())
+    }
+
+    pub(crate) async fn accept(&self, message: NewMessage) -> Result<Accepted> {
         match self.accepter.accept(message).await? {
             AcceptOutcome::Created(message) => Ok(Accepted { message, replayed: false }),
             AcceptOutcome::Replayed(message) => Ok(Accepted { message, replayed: true }),
             AcceptOutcome::KeyReused => Err(Error::IdempotencyKeyReused),
+        }
+    }
+
+    /// A stored message another one refers to (quotes, reacts to): it must be in the
+    /// same session and chat, else the request's `field` is invalid.
+    async fn related(
+        &self,
+        tenant: &TenantId,
+        id: MessageId,
+        session: SessionId,
+        chat: &ChatId,
+        field: &str,
+    ) -> Result<MessageRecord> {
+        let target = self.store.message(tenant, id).await.context("load the message referred to")?;
+        match target {
+            None => Err(Error::invalid(field, format!("no message {id}"))),
+            Some(t) if t.session_id != session => {
+                Err(Error::invalid(field, format!("message {id} belongs to another session")))
+            }
+            Some(t) if &t.chat != chat => Err(Error::invalid(field, format!("message {id} is in another chat"))),
+            Some(t) => Ok(t),
         }
     }
 
@@ -143,19 +207,18 @@ fn transition(done: Transition, id: MessageId) -> Result<MessageRecord> {
     }
 }
 
-/// The engine's view of a stored message.
-pub(crate) fn outgoing(record: &MessageRecord) -> Result<OutgoingMessage> {
-    let content = match record.kind.as_str() {
-        "text" => {
-            let text = record.content.get("text").and_then(|t| t.as_str());
-            Content::Text { body: text.context("stored text message has no text")?.to_owned() }
-        }
-        other => return Err(Error::Internal(anyhow::anyhow!("this engine cannot send '{other}' messages"))),
-    };
-    Ok(OutgoingMessage {
+/// The engine's view of a stored message, with its `content` built by the caller (a
+/// media message's needs the file's bytes; see [`crate::media_send::engine_content`]).
+pub(crate) fn outgoing(record: &MessageRecord, content: wagate_engine::Content) -> OutgoingMessage {
+    OutgoingMessage {
         wa_id: record.wa_id.clone(),
         to: record.chat.clone(),
         content,
-        context: wagate_engine::Context::default(),
-    })
+        context: engine_context(&record.content, &record.chat),
+    }
+}
+
+/// The engine's content of a stored message that carries no file.
+pub(crate) fn plain_content(record: &MessageRecord) -> Result<wagate_engine::Content, String> {
+    engine_content(&record.kind, &record.content, &record.chat)
 }

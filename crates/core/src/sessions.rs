@@ -18,6 +18,7 @@ use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId}
 
 use crate::dispatch::{self, DispatchConfig};
 use crate::inbox::SessionInbox;
+use crate::media::MediaStore;
 use crate::{Error, Result};
 
 /// Events an engine may queue before it waits for wagate to keep up.
@@ -45,6 +46,10 @@ pub struct Runtime {
     pub(crate) wake: Notify,
     pub(crate) handle: Arc<dyn Session>,
     pub(crate) cancel: CancellationToken,
+    /// Where received media is downloaded to.
+    pub(crate) media: MediaSlot,
+    /// What WhatsApp last said of the contacts this session follows.
+    pub(crate) presence: crate::presence::Presences,
     settings: Mutex<SessionSettings>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -54,6 +59,9 @@ impl Runtime {
         self.settings.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
+
+/// The media store, shared by the sessions once the gateway attached it.
+pub(crate) type MediaSlot = Arc<std::sync::OnceLock<MediaStore>>;
 
 #[derive(Clone)]
 pub struct Sessions {
@@ -65,6 +73,8 @@ struct Inner {
     engine: Arc<dyn Engine>,
     dispatch: DispatchConfig,
     running: Mutex<HashMap<SessionId, Arc<Runtime>>>,
+    /// Where media files are; set once by the gateway right after it made the sessions.
+    media: MediaSlot,
     /// Session ids by tenant and name, so sends find their session without a query.
     ids: Mutex<HashMap<(TenantId, SessionName), SessionId>>,
 }
@@ -77,9 +87,21 @@ impl Sessions {
                 engine,
                 dispatch,
                 running: Mutex::new(HashMap::new()),
+                media: MediaSlot::default(),
                 ids: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Gives the sessions the media store: dispatchers read files to send from it, and
+    /// received media is downloaded into it. Only the first call counts.
+    pub fn attach_media(&self, media: MediaStore) {
+        let _ = self.inner.media.set(media);
+    }
+
+    /// The media store, once attached.
+    pub fn media(&self) -> Option<&MediaStore> {
+        self.inner.media.get()
     }
 
     /// Starts every session that is not logged out (those wait for a restart and a new QR).
@@ -232,6 +254,23 @@ impl Sessions {
         rt.handle.pair_code(phone).await.map_err(engine_error)
     }
 
+    /// The runtime of a session that runs (connected or not); 503 when it does not.
+    pub(crate) async fn running(&self, tenant: &TenantId, name: &SessionName) -> Result<Arc<Runtime>> {
+        let record = self.get(tenant, name).await?;
+        self.runtime(record.id)
+            .ok_or_else(|| Error::Unavailable(format!("the session is {}: restart it first", record.status)))
+    }
+
+    /// The running engine session of a connected session, for questions asked live
+    /// (numbers, groups); 503 when it is not connected.
+    pub(crate) async fn connected(&self, tenant: &TenantId, name: &SessionName) -> Result<Arc<dyn Session>> {
+        let record = self.get(tenant, name).await?;
+        match self.runtime(record.id) {
+            Some(rt) if record.status == SessionStatus::Connected => Ok(rt.handle.clone()),
+            _ => Err(Error::Unavailable(format!("the session is {}: it must be connected for this", record.status))),
+        }
+    }
+
     /// Tells a session's dispatcher that new messages wait.
     pub fn wake(&self, id: SessionId) {
         if let Some(rt) = self.runtime(id) {
@@ -284,11 +323,18 @@ impl Sessions {
             wake: Notify::new(),
             handle,
             cancel: CancellationToken::new(),
+            media: self.inner.media.clone(),
+            presence: crate::presence::Presences::default(),
             settings: Mutex::new(record.settings.clone()),
             tasks: Mutex::new(Vec::new()),
         });
         let events = tokio::spawn(run_events(rt.clone(), store.clone(), events_rx));
-        let dispatcher = tokio::spawn(dispatch::run(rt.clone(), store.clone(), self.inner.dispatch.clone()));
+        let dispatcher = tokio::spawn(dispatch::run(
+            rt.clone(),
+            store.clone(),
+            self.inner.media.clone(),
+            self.inner.dispatch.clone(),
+        ));
         rt.tasks.lock().unwrap_or_else(|p| p.into_inner()).extend([dispatcher, events]);
         self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).insert(record.id, rt);
         Ok(())
@@ -320,10 +366,11 @@ impl Sessions {
     }
 }
 
-fn engine_error(e: EngineError) -> Error {
+pub(crate) fn engine_error(e: EngineError) -> Error {
     match e {
         EngineError::Unavailable(why) => Error::Unavailable(why),
         EngineError::NotConnected => Error::Unavailable("the session is not connected".into()),
+        EngineError::Refused { code, text } => Error::Refused { code, message: text },
         EngineError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
     }
 }
@@ -391,9 +438,25 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
             }
             return;
         }
+        EngineEvent::Presence { chat, available, last_seen } => {
+            let seen = crate::presence::Seen { available, last_seen, reported_at: now };
+            rt.presence.record(chat, seen);
+            return;
+        }
         EngineEvent::Incoming(message) => {
             // Already committed through the session's inbox before the engine reported it.
             debug!(wa_id = %message.wa_id, chat = %message.chat, "message received");
+            if let (Some(_), Some(media)) = (message.content.media(), rt.media.get()) {
+                let job = crate::media_files::Download {
+                    store: store.clone(),
+                    media: media.clone(),
+                    session: rt.handle.clone(),
+                    tenant: rt.tenant.clone(),
+                    session_id: rt.id,
+                };
+                // In the background: a large file must not hold up the session's events.
+                tokio::spawn(job.received(*message));
+            }
             return;
         }
     };

@@ -1,8 +1,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Extension, State};
+use axum::extract::{Extension, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -12,114 +11,17 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
-use wagate_core::messages::{ListRequest, MessageContent, SendRequest};
-use wagate_core::{Gateway, MessageRecord};
+use wagate_core::Gateway;
+use wagate_core::messages::{Accepted, ListRequest};
 use wagate_store::Idempotency;
-use wagate_types::{Direction, IdempotencyKey, MessageId, MessageStatus, Priority, Recipient, SessionName};
+use wagate_types::{Direction, IdempotencyKey, MessageId, MessageStatus, Recipient, SessionName};
 
+use super::message_view::Message;
+use super::send_body::{SendMessage, parse_send};
+use super::send_form::{self, SendUpload};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{Path, Query, invalid_body, too_large};
-use crate::time_format::{opt_rfc3339, rfc3339};
-
-/// A message and where it is in its life: one sent through wagate (`outbound`) or one
-/// a session received (`inbound`, status `received`).
-#[derive(Serialize, ToSchema)]
-pub struct Message {
-    id: String,
-    /// The session that sends (or received) it.
-    session: String,
-    direction: Direction,
-    /// The chat's WhatsApp JID: the other person's, or the group's.
-    #[schema(example = "9611234567@s.whatsapp.net")]
-    chat: String,
-    /// Outbound: the recipient, E.164 for people, the JID for groups and others.
-    /// Inbound: the receiving session's own number (E.164), empty if the session did
-    /// not know its number yet.
-    #[schema(example = "+9611234567")]
-    to: String,
-    /// Inbound only: who wrote it (in a group, the participant): E.164 when WhatsApp
-    /// names the sender by phone number, else the JID (e.g. `…@lid`). Null for outbound.
-    #[schema(example = "+4915123456789")]
-    from: Option<String>,
-    /// Inbound only: the name the sender set on their own phone, if WhatsApp passed it on.
-    #[schema(example = "Ann")]
-    push_name: Option<String>,
-    /// What the message carries: `text`.
-    kind: String,
-    text: Option<String>,
-    status: MessageStatus,
-    priority: Priority,
-    /// The id WhatsApp knows the message by.
-    wa_id: String,
-    /// Send attempts so far.
-    attempts: u32,
-    /// Why the last attempt failed.
-    error: Option<String>,
-    send_at: Option<String>,
-    /// When wagate stored it: accepted (outbound) or received (inbound).
-    created_at: String,
-    queued_at: Option<String>,
-    /// Outbound: when the WhatsApp server acknowledged it. Inbound: when the sender
-    /// sent it, by WhatsApp's clock.
-    sent_at: Option<String>,
-    delivered_at: Option<String>,
-    read_at: Option<String>,
-    played_at: Option<String>,
-    failed_at: Option<String>,
-    cancelled_at: Option<String>,
-}
-
-impl From<MessageRecord> for Message {
-    fn from(r: MessageRecord) -> Self {
-        let text = r.content.get("text").and_then(|t| t.as_str()).map(str::to_owned);
-        Self {
-            id: r.id.to_string(),
-            session: r.session_name.to_string(),
-            direction: r.direction,
-            chat: r.chat.to_string(),
-            to: r.recipient,
-            from: r.sender.map(|jid| jid.phone().map_or_else(|| jid.to_string(), |phone| phone.to_string())),
-            push_name: r.push_name,
-            kind: r.kind,
-            text,
-            status: r.status,
-            priority: r.priority,
-            wa_id: r.wa_id.to_string(),
-            attempts: r.attempts,
-            error: r.error,
-            send_at: opt_rfc3339(r.send_at),
-            created_at: rfc3339(r.created_at),
-            queued_at: opt_rfc3339(r.queued_at),
-            sent_at: opt_rfc3339(r.sent_at),
-            delivered_at: opt_rfc3339(r.delivered_at),
-            read_at: opt_rfc3339(r.read_at),
-            played_at: opt_rfc3339(r.played_at),
-            failed_at: opt_rfc3339(r.failed_at),
-            cancelled_at: opt_rfc3339(r.cancelled_at),
-        }
-    }
-}
-
-/// A message to send.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SendMessage {
-    /// The sending session; `default` when left out.
-    #[schema(example = "default")]
-    session: Option<String>,
-    /// A phone number in any common form (`+961 1 234 567`, `00961…`, or national with
-    /// the configured default country) or a JID (`…@s.whatsapp.net`, `…@g.us`, `…@lid`).
-    #[schema(example = "+961 1 234 567")]
-    to: String,
-    /// The text to send.
-    #[schema(example = "Your order #42 has shipped.")]
-    text: String,
-    /// Queue order within the session: `high` goes before `normal` before `low`.
-    priority: Option<Priority>,
-    /// Send no earlier than this time (RFC 3339). The message is `scheduled` until then.
-    send_at: Option<String>,
-}
+use crate::extract::{Json, Path, Query, invalid_body, too_large};
 
 fn content_is_json(headers: &HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(|v| {
@@ -128,82 +30,69 @@ fn content_is_json(headers: &HeaderMap) -> bool {
     })
 }
 
-fn parse_send(gw: &Gateway, body: SendMessage) -> ApiResult<SendRequest> {
-    let session = SessionName::parse(body.session.as_deref().unwrap_or("default"))
-        .map_err(|e| ApiError::invalid_field("session", e.to_string()))?;
-    let to = Recipient::parse(&body.to, gw.config.default_country)
-        .map_err(|e| ApiError::invalid_field("to", e.to_string()))?;
-    if body.text.trim().is_empty() {
-        return Err(ApiError::invalid_field("text", "must not be empty"));
-    }
-    if body.text.chars().count() > MessageContent::MAX_TEXT {
-        return Err(ApiError::invalid_field(
-            "text",
-            format!("must be at most {} characters", MessageContent::MAX_TEXT),
-        ));
-    }
-    let send_at = body
-        .send_at
-        .as_deref()
-        .map(|s| {
-            OffsetDateTime::parse(s, &Rfc3339)
-                .map_err(|_| ApiError::invalid_field("send_at", "must be an RFC 3339 time like 2030-01-31T09:00:00Z"))
-        })
-        .transpose()?;
-    Ok(SendRequest {
-        session,
-        to,
-        content: MessageContent::Text(body.text),
-        priority: body.priority.unwrap_or(Priority::Normal),
-        send_at,
-        idempotency: None,
-    })
-}
-
 /// Accepts a message for sending. It is stored before this answers, then sent by its
 /// session in queue order, throttled. Sessions that are not connected keep it queued.
 ///
+/// The body carries `to` and exactly one content: `text`, `image`, `video`, `audio`,
+/// `document`, `sticker` (each with `url` or base64 `data`), `location`, `contact`,
+/// `poll` or `reaction`; optionally `reply_to` (a stored message of the same chat to
+/// quote) and `mentions`. A file can also be uploaded as `multipart/form-data`: a
+/// `file` part, `kind` naming what it is sent as, and the other fields as form fields.
+/// Files are fetched, checked and stored before the answer: a bad file is refused and
+/// nothing is queued.
+///
 /// With an `Idempotency-Key` header, repeating the same request returns the same
-/// message instead of sending twice; the same key with a different body is refused.
-#[utoipa::path(post, operation_id = "send_message", path = "/api/v1/messages", tag = "messages", request_body = SendMessage,
+/// message instead of sending twice; the same key with a different body (or file) is refused.
+#[utoipa::path(post, operation_id = "send_message", path = "/api/v1/messages", tag = "messages",
+    request_body(content((SendMessage = "application/json"), (SendUpload = "multipart/form-data"))),
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries of this request safe")),
     responses((status = 202, description = "Accepted: stored and queued", body = Message), (status = 400, description = "Malformed request", body = Problem), (status = 404, body = Problem, description = "no such session"),
-              (status = 413, description = "Body too large", body = Problem), (status = 415, description = "Body is not JSON", body = Problem), (status = 422, description = "A field is invalid", body = Problem)))]
+              (status = 413, description = "Body or file too large", body = Problem), (status = 415, description = "Body is neither JSON nor a multipart form", body = Problem),
+              (status = 422, description = "A field is invalid: no content or two, a bad file, an unknown message to quote or react to", body = Problem)))]
 pub async fn send(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> ApiResult<Response> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => too_large(),
-        _ => ApiError::malformed(rejection.body_text()),
-    })?;
-    if !content_is_json(&headers) {
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| IdempotencyKey::parse(s).ok())
+                .ok_or_else(|| ApiError::invalid_field("Idempotency-Key", "must be 1-255 visible ASCII characters"))?,
+        ),
+    };
+    let (mut request, request_hash) = if content_is_multipart(&headers) {
+        let multipart = Multipart::from_request(request, &gw).await.map_err(|r| ApiError::malformed(r.body_text()))?;
+        let form = send_form::read(multipart).await?;
+        (parse_send(&gw, form.body, Some(form.upload))?, form.request_hash)
+    } else if content_is_json(&headers) {
+        let body = Bytes::from_request(request, &gw).await.map_err(|rejection| match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+            _ => ApiError::malformed(rejection.body_text()),
+        })?;
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
+        // serde_json sorts object keys, so the hash ignores key order and spacing.
+        let request_hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
+        let parsed: SendMessage = serde_json::from_value(value).map_err(|e| invalid_body(&e.to_string()))?;
+        (parse_send(&gw, parsed, None)?, request_hash)
+    } else {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            "send the body as JSON with Content-Type: application/json",
+            "send the body as JSON (Content-Type: application/json) or as multipart/form-data with a file",
         ));
-    }
-    let value: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| ApiError::malformed(format!("the body is not valid JSON: {e}")))?;
-    let idempotency = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let key =
-                v.to_str().ok().and_then(|s| IdempotencyKey::parse(s).ok()).ok_or_else(|| {
-                    ApiError::invalid_field("Idempotency-Key", "must be 1-255 visible ASCII characters")
-                })?;
-            // serde_json sorts object keys, so the hash ignores key order and spacing.
-            let request_hash = hex::encode(Sha256::digest(value.to_string().as_bytes()));
-            Some(Idempotency { key, request_hash })
-        }
     };
-    let parsed: SendMessage = serde_json::from_value(value).map_err(|e| invalid_body(&e.to_string()))?;
-    let mut request = parse_send(&gw, parsed)?;
-    request.idempotency = idempotency;
+    request.idempotency = idempotency_key.map(|key| Idempotency { key, request_hash });
     let accepted = gw.send_message(&caller.tenant, request).await?;
+    Ok(accepted_response(accepted))
+}
+
+/// 202 with the message and where it lives; marked when replayed for an `Idempotency-Key`.
+pub(super) fn accepted_response(accepted: Accepted) -> Response {
     let location = format!("/api/v1/messages/{}", accepted.message.id);
     let mut response =
         (StatusCode::ACCEPTED, [(header::LOCATION, location)], axum::Json(Message::from(accepted.message)))
@@ -211,7 +100,14 @@ pub async fn send(
     if accepted.replayed {
         response.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
     }
-    Ok(response)
+    response
+}
+
+fn content_is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -332,4 +228,47 @@ pub async fn resend(
 ) -> ApiResult<(StatusCode, axum::Json<Message>)> {
     let record = gw.resend_message(&caller.tenant, message_id(&id)?).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(record.into())))
+}
+
+/// New text for a sent message.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditMessage {
+    /// The new text (of a text message) or caption (of an image, video or document).
+    #[schema(example = "Your order #42 ships tomorrow.")]
+    text: String,
+}
+
+/// Edits a sent message's text, or a media message's caption. Queues an `edit` message
+/// that carries the change to WhatsApp and answers 202 with that `edit` message; the
+/// original shows the new text and `edited_at` at once. Only messages wagate sent that
+/// reached WhatsApp (`sent`, `delivered`, `read`, `played`) and were not revoked can be
+/// edited (else 409, code `not_editable`).
+#[utoipa::path(patch, operation_id = "edit_message", path = "/api/v1/messages/{id}", tag = "messages", params(("id" = String, Path)),
+    request_body = EditMessage,
+    responses((status = 202, description = "Accepted: the `edit` message, queued", body = Message), (status = 404, description = "Not found", body = Problem),
+              (status = 409, description = "Received, not sent yet, revoked, or without text", body = Problem), (status = 422, description = "A field is invalid", body = Problem)))]
+pub async fn edit(
+    State(gw): State<Arc<Gateway>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Json(body): Json<EditMessage>,
+) -> ApiResult<Response> {
+    let accepted = gw.edit_message(&caller.tenant, message_id(&id)?, body.text).await?;
+    Ok(accepted_response(accepted))
+}
+
+/// Deletes a sent message for everyone. Queues a `revoke` message and answers 202 with
+/// it; the original shows `revoked_at` (and no text) at once. Same rules as editing
+/// (409, code `not_editable`).
+#[utoipa::path(post, operation_id = "revoke_message", path = "/api/v1/messages/{id}/revoke", tag = "messages", params(("id" = String, Path)),
+    responses((status = 202, description = "Accepted: the `revoke` message, queued", body = Message), (status = 404, description = "Not found", body = Problem),
+              (status = 409, description = "Received, not sent yet, or already revoked", body = Problem)))]
+pub async fn revoke(
+    State(gw): State<Arc<Gateway>>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let accepted = gw.revoke_message(&caller.tenant, message_id(&id)?).await?;
+    Ok(accepted_response(accepted))
 }

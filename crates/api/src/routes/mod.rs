@@ -1,8 +1,16 @@
 //! Routes by feature. Each handler carries its OpenAPI description.
 
+mod contacts;
+mod groups;
 mod health;
+mod media;
+mod message_view;
 mod messages;
+mod params;
+mod presence;
 mod qr_image;
+mod send_body;
+mod send_form;
 mod sessions;
 
 use std::sync::Arc;
@@ -10,6 +18,9 @@ use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use wagate_core::Gateway;
+
+/// Largest body of `POST /messages`: a 64 MiB file in base64, with room to spare.
+pub const MAX_SEND_BODY: usize = 100 * 1024 * 1024;
 
 /// Routes anyone may call.
 pub fn public() -> OpenApiRouter<Arc<Gateway>> {
@@ -27,7 +38,30 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(sessions::pair_code))
         .routes(routes!(sessions::restart))
         .routes(routes!(sessions::logout))
-        .routes(routes!(messages::send, messages::list))
-        .routes(routes!(messages::get, messages::cancel))
+        .merge(
+            // Files come in the body (base64 or uploaded), so sends may be larger than
+            // other requests; the media store enforces its own limit on the file.
+            OpenApiRouter::new()
+                .routes(routes!(messages::send, messages::list))
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_SEND_BODY)),
+        )
+        .routes(routes!(messages::get, messages::cancel, messages::edit))
         .routes(routes!(messages::resend))
+        .routes(routes!(messages::revoke))
+        .routes(routes!(media::get))
+        .routes(routes!(contacts::check))
+        .routes(routes!(contacts::list))
+        .routes(routes!(contacts::export))
+        .routes(routes!(contacts::get))
+        .routes(routes!(contacts::picture))
+        .routes(routes!(presence::set_own))
+        .routes(routes!(presence::follow))
+        .routes(routes!(presence::get))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::join))
+        .routes(routes!(groups::get, groups::update))
+        .routes(routes!(groups::participants))
+        .routes(routes!(groups::invite))
+        .routes(routes!(groups::revoke_invite))
+        .routes(routes!(groups::leave))
 }

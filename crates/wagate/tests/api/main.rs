@@ -3,10 +3,15 @@
 //! FakeEngine standing in for WhatsApp; in `live`, the real engine against the sandbox.
 
 mod auth;
+mod contacts;
 mod helpers;
+mod kinds;
 mod live;
+mod media_urls;
 mod messages;
 mod openapi;
+mod received;
 mod sessions;
 mod shutdown;
+mod typing;
 mod validation;

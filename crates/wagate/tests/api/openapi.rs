@@ -43,7 +43,15 @@ fn the_document_is_openapi_3_and_describes_the_contract() {
     // Every operation documents its problem answers with the shared schema.
     assert!(doc["components"]["schemas"]["Problem"].is_object());
     // Received messages show who wrote them.
-    let message = &doc["components"]["schemas"]["Message"]["properties"];
+    // The message's own fields, beside its content (an `allOf` of the two).
+    let parts = doc["components"]["schemas"]["Message"]["allOf"].as_array().expect("Message is an allOf");
+    let message =
+        &parts.iter().find(|p| p["properties"]["from"].is_object()).expect("the message's fields")["properties"];
+    let content = &doc["components"]["schemas"]["MessageContent"]["properties"];
+    for kind in ["image", "video", "audio", "document", "sticker", "location", "contact", "poll", "reaction"] {
+        assert!(content[kind].is_object(), "{kind} is described");
+    }
+    assert!(content["reply_to"].is_object() && content["reactions"].is_object() && content["revoked_at"].is_object());
     assert!(message["from"].is_object() && message["push_name"].is_object(), "{message}");
     assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
 }

@@ -80,7 +80,7 @@ async fn a_message_whose_commit_failed_is_redelivered_and_stored_once() {
     // The connection comes back; WhatsApp redelivers what was never acknowledged.
     sandbox.inject_fault(&device.jid, Fault::Drop).await.unwrap();
     let incoming = next(&mut events, |e| match e {
-        EngineEvent::Incoming(message) => Some(message.clone()),
+        EngineEvent::Incoming(message) => Some((**message).clone()),
         _ => None,
     })
     .await;

@@ -2,9 +2,13 @@
 //! phones scan their QR codes and whose contacts are real whatsapp-rust clients.
 
 mod faults;
+mod groups;
 mod inbound;
+mod kinds_in;
+pub(crate) mod kinds_out;
 mod linking;
 mod messaging;
+mod presence;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,95 @@
+//! Groups, managed live through a connected session: WhatsApp holds the truth, so
+//! every answer is fresh from it.
+
+pub use wagate_engine::{Group, GroupChange, Participant, ParticipantOutcome};
+use wagate_types::{ChatId, SessionName, TenantId};
+
+use crate::sessions::engine_error;
+use crate::{Error, Gateway, Result};
+
+impl Gateway {
+    /// The longest subject WhatsApp takes.
+    pub const MAX_GROUP_SUBJECT: usize = 100;
+    /// The longest description WhatsApp takes.
+    pub const MAX_GROUP_DESCRIPTION: usize = 2048;
+
+    pub async fn groups(&self, tenant: &TenantId, session: &SessionName) -> Result<Vec<Group>> {
+        let live = self.sessions.connected(tenant, session).await?;
+        live.groups().await.map_err(engine_error)
+    }
+
+    pub async fn group(&self, tenant: &TenantId, session: &SessionName, group: &ChatId) -> Result<Group> {
+        let live = self.sessions.connected(tenant, session).await?;
+        live.group(group).await.map_err(engine_error)
+    }
+
+    #[tracing::instrument(skip_all, fields(session = %session))]
+    pub async fn create_group(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        subject: &str,
+        participants: &[ChatId],
+    ) -> Result<Group> {
+        let live = self.sessions.connected(tenant, session).await?;
+        live.create_group(subject, participants).await.map_err(engine_error)
+    }
+
+    /// Applies `changes` in order and returns the group as it is afterwards. A change
+    /// WhatsApp refuses stops the rest (those before it stay made).
+    #[tracing::instrument(skip_all, fields(session = %session, group = %group))]
+    pub async fn change_group(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        group: &ChatId,
+        changes: &[GroupChange],
+    ) -> Result<Group> {
+        let live = self.sessions.connected(tenant, session).await?;
+        for change in changes {
+            live.change_group(group, change).await.map_err(engine_error)?;
+        }
+        live.group(group).await.map_err(engine_error)
+    }
+
+    /// Adds, removes, promotes or demotes people; says what became of each.
+    #[tracing::instrument(skip_all, fields(session = %session, group = %group))]
+    pub async fn change_participants(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        group: &ChatId,
+        change: &GroupChange,
+    ) -> Result<Vec<ParticipantOutcome>> {
+        if !matches!(
+            change,
+            GroupChange::Add(_) | GroupChange::Remove(_) | GroupChange::Promote(_) | GroupChange::Demote(_)
+        ) {
+            return Err(Error::invalid("action", "must be add, remove, promote or demote"));
+        }
+        let live = self.sessions.connected(tenant, session).await?;
+        live.change_group(group, change).await.map_err(engine_error)
+    }
+
+    /// The group's invite code; `reset` revokes the old one first.
+    pub async fn group_invite(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        group: &ChatId,
+        reset: bool,
+    ) -> Result<String> {
+        let live = self.sessions.connected(tenant, session).await?;
+        live.group_invite(group, reset).await.map_err(engine_error)
+    }
+
+    pub async fn join_group(&self, tenant: &TenantId, session: &SessionName, code: &str) -> Result<ChatId> {
+        let live = self.sessions.connected(tenant, session).await?;
+        live.join_group(code).await.map_err(engine_error)
+    }
+
+    pub async fn leave_group(&self, tenant: &TenantId, session: &SessionName, group: &ChatId) -> Result<()> {
+        let live = self.sessions.connected(tenant, session).await?;
+        live.leave_group(group).await.map_err(engine_error)
+    }
+}
