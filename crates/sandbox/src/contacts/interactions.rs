@@ -292,14 +292,17 @@ mod tests {
         let entry = received(&poll);
         assert_eq!((entry.kind.as_str(), entry.selectable), ("poll", Some(1)));
         keep_poll(&entry, &poll, &polls);
-        let kept = polls.lock();
-        let kept = kept.get("P1").expect("the poll is kept for voting");
-        assert_eq!(kept.secret, vec![7; 32]);
-        let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
-        assert!(check_vote(kept, &names(&["Green"])).is_ok());
-        assert!(check_vote(kept, &[]).is_ok(), "an empty vote withdraws it");
-        assert!(check_vote(kept, &names(&["Blue"])).is_err());
-        assert!(check_vote(kept, &names(&["Red", "Green"])).is_err(), "one option only");
+        {
+            // The guard goes before keep_poll locks again below.
+            let guard = polls.lock();
+            let kept = guard.get("P1").expect("the poll is kept for voting");
+            assert_eq!(kept.secret, vec![7; 32]);
+            let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+            assert!(check_vote(kept, &names(&["Green"])).is_ok());
+            assert!(check_vote(kept, &[]).is_ok(), "an empty vote withdraws it");
+            assert!(check_vote(kept, &names(&["Blue"])).is_err());
+            assert!(check_vote(kept, &names(&["Red", "Green"])).is_err(), "one option only");
+        }
 
         let text = wa::Message { conversation: Some("hi".into()), ..Default::default() };
         keep_poll(&received(&text), &text, &polls);
