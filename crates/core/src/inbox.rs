@@ -1,7 +1,8 @@
 //! Received messages go to the database before WhatsApp hears they arrived: the engine
 //! commits them through a session's [`SessionInbox`] and acknowledges only after that.
 //! A reaction, vote, edit or revoke is stored as a message of its own and, in the same
-//! transaction, applied to the message it is about.
+//! transaction, applied to the message it is about; the events of both are written in
+//! that transaction too.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -10,7 +11,8 @@ use wagate_engine::{EngineError, Inbox, IncomingMessage};
 use wagate_store::{NewInbound, Store};
 use wagate_types::{SessionId, SessionName, TenantId};
 
-use crate::received::{apply, row_of};
+use crate::events::ReceivedRules;
+use crate::received::row_of;
 
 /// One session's [`Inbox`]: commits what the session receives to the store.
 pub struct SessionInbox {
@@ -32,7 +34,7 @@ impl Inbox for SessionInbox {
     async fn commit(&self, messages: &[IncomingMessage]) -> Result<(), EngineError> {
         let rows: Vec<NewInbound> = messages.iter().map(row_of).collect();
         let now = OffsetDateTime::now_utc();
-        match self.store.commit_inbound_applying(&self.tenant, self.session, &rows, now, &apply).await {
+        match self.store.commit_received(&self.tenant, self.session, &rows, now, &ReceivedRules).await {
             Ok(stored) => {
                 let new = stored.iter().filter(|&&s| s).count();
                 debug!(new, repeated = stored.len() - new, "received messages committed");

@@ -7,6 +7,7 @@
 //! - [`inbox`]: where sessions commit the messages they receive.
 //! - [`contacts`]: who is on WhatsApp, and the people sessions talk with.
 //! - [`groups`]: groups, managed live through a session.
+//! - [`events`]: the event log, written with the changes it tells of.
 //! - [`auth`]: API keys.
 //! - [`media`]: media files taken in from clients and received by sessions.
 
@@ -16,12 +17,14 @@ pub mod contacts;
 pub mod content;
 pub mod dispatch;
 mod error;
+pub mod events;
 mod gateway;
 pub mod groups;
 pub mod inbox;
 pub mod media;
 pub mod media_files;
 pub mod media_send;
+pub mod message_view;
 pub mod messages;
 pub mod presence;
 pub mod received;

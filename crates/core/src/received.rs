@@ -102,7 +102,7 @@ fn sender_of(message: &MessageRef) -> Option<&str> {
 }
 
 /// How a contact is named in reactions and votes: E.164 for phone numbers, else the JID.
-fn who(jid: &ChatId) -> String {
+pub(crate) fn who(jid: &ChatId) -> String {
     jid.phone().map_or_else(|| jid.to_string(), |p| p.to_string())
 }
 

@@ -443,6 +443,13 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
             rt.presence.record(chat, seen);
             return;
         }
+        EngineEvent::GroupChanged { group, by, change, at } => {
+            let event = crate::events::group_changed((rt.id, rt.name.clone()), &group, by.as_ref(), &change, at);
+            if let Err(e) = store.record_events(&rt.tenant, &[event], now).await {
+                error!(error = %e, "could not record a group change");
+            }
+            return;
+        }
         EngineEvent::Incoming(message) => {
             // Already committed through the session's inbox before the engine reported it.
             debug!(wa_id = %message.wa_id, chat = %message.chat, "message received");

@@ -7,10 +7,11 @@ use std::sync::{Arc, Weak};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use tracing::warn;
+use wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
 use wacore::types::events::{Event, EventHandler, InboundMessage};
 use wacore::types::presence::ReceiptType;
 use wacore_binary::{Jid, JidExt as _};
-use wagate_engine::{Content, Context, EngineEvent, IncomingMessage};
+use wagate_engine::{Content, Context, EngineEvent, GroupChange, IncomingMessage};
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, WaMessageId};
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
@@ -91,10 +92,41 @@ impl EventHandler for Forwarder {
                 available: !update.unavailable,
                 last_seen: update.last_seen.and_then(|t| from_millis(t.timestamp_millis())),
             }),
+            Event::GroupUpdate(update) => {
+                if let Some(change) = group_change(&update.action) {
+                    shared.emit(EngineEvent::GroupChanged {
+                        group: ChatId::from_stored(update.group_jid.to_non_ad().to_string()),
+                        by: update.participant.as_ref().map(|p| person(p, update.participant_pn.as_ref())),
+                        change,
+                        at: from_millis(update.timestamp.timestamp_millis()).unwrap_or(now),
+                    });
+                }
+            }
             // Received messages are reported by the inbox hook, once committed.
             _ => {}
         }
     }
+}
+
+/// A group notification's change in wagate's terms; `None` for what wagate does not
+/// report (ephemeral timers, membership approval and the like).
+fn group_change(action: &GroupNotificationAction) -> Option<GroupChange> {
+    let people = |participants: &[GroupParticipantInfo]| {
+        participants.iter().map(|p| person(&p.jid, p.phone_number.as_ref())).collect()
+    };
+    Some(match action {
+        GroupNotificationAction::Add { participants, .. } => GroupChange::Add(people(participants)),
+        GroupNotificationAction::Remove { participants, .. } => GroupChange::Remove(people(participants)),
+        GroupNotificationAction::Promote { participants } => GroupChange::Promote(people(participants)),
+        GroupNotificationAction::Demote { participants } => GroupChange::Demote(people(participants)),
+        GroupNotificationAction::Subject { subject, .. } => GroupChange::Subject(subject.clone()),
+        GroupNotificationAction::Description { description, .. } => GroupChange::Description(description.clone()),
+        GroupNotificationAction::Locked { .. } => GroupChange::Locked(true),
+        GroupNotificationAction::Unlocked => GroupChange::Locked(false),
+        GroupNotificationAction::Announce => GroupChange::Announce(true),
+        GroupNotificationAction::NotAnnounce => GroupChange::Announce(false),
+        _ => return None,
+    })
 }
 
 /// Commits received messages through wagate's inbox before the client acknowledges

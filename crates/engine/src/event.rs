@@ -1,7 +1,7 @@
 use time::OffsetDateTime;
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, WaMessageId};
 
-use crate::{Content, Context};
+use crate::{Content, Context, GroupChange};
 
 /// What a running session reports, in the order it happened.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,8 @@ pub enum EngineEvent {
     /// session's [`Inbox`](crate::Inbox), so it needs no storing: it is for fan-out
     /// (webhooks, live events). A redelivery may emit it again for the same message.
     Incoming(Box<IncomingMessage>),
+    /// Someone changed a group the session is in (its own changes are not reported back).
+    GroupChanged { group: ChatId, by: Option<ChatId>, change: GroupChange, at: OffsetDateTime },
 }
 
 /// A message received by a session.

@@ -183,6 +183,12 @@ impl FakeEngine {
         emit(sink, event).await;
     }
 
+    /// WhatsApp tells the session something else (a group change, say).
+    pub async fn event(&self, session: &str, event: EngineEvent) {
+        let sink = self.with_session(session, |s| s.sink.clone()).flatten();
+        emit(sink, event).await;
+    }
+
     /// A contact sends the session a text. Returns the message as delivered, so a test
     /// can [`redeliver`](Self::redeliver) it.
     pub async fn incoming_text(

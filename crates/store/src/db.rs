@@ -118,12 +118,14 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (2, "engine_state", include_str!("../migrations/sqlite/0002_engine_state.sql")),
             (3, "inbound", include_str!("../migrations/sqlite/0003_inbound.sql")),
             (4, "media", include_str!("../migrations/sqlite/0004_media.sql")),
+            (5, "events", include_str!("../migrations/sqlite/0005_events.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
             (2, "engine_state", include_str!("../migrations/postgres/0002_engine_state.sql")),
             (3, "inbound", include_str!("../migrations/postgres/0003_inbound.sql")),
             (4, "media", include_str!("../migrations/postgres/0004_media.sql")),
+            (5, "events", include_str!("../migrations/postgres/0005_events.sql")),
         ],
     };
     files

@@ -5,12 +5,14 @@ use std::collections::{HashMap, HashSet};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
-use wagate_types::{ChatId, Direction, MessageId, MessageStatus, Priority, SessionId, TenantId};
+use wagate_types::{ChatId, Direction, MessageId, MessageStatus, Priority, SessionId, SessionName, TenantId};
 
-use crate::messages::INSERT_CHUNK;
+use crate::messages::{COLUMNS, INSERT_CHUNK, message_from_row};
 use crate::statement::Statement;
 use crate::time_ms::{from_ms, to_ms};
-use crate::{ApplyFn, Backend, ContactRecord, NewInbound, Result, Store, StoreError};
+use crate::{
+    ApplyFn, Backend, ContactRecord, InboundRules, MessageRecord, NewInbound, Result, Store, StoreError, Target,
+};
 
 /// What one commit learnt about one sender.
 struct ContactUpdate<'a> {
@@ -53,6 +55,20 @@ impl Store {
         now: OffsetDateTime,
         apply: &ApplyFn,
     ) -> Result<Vec<bool>> {
+        self.commit_received(tenant, session, messages, now, &ApplyOnly(apply)).await
+    }
+
+    /// Like [`commit_inbound_applying`](Self::commit_inbound_applying), with `rules`
+    /// applying updates to their targets and telling, in the same transaction, the
+    /// events each newly stored message gives.
+    pub async fn commit_received(
+        &self,
+        tenant: &TenantId,
+        session: SessionId,
+        messages: &[NewInbound],
+        now: OffsetDateTime,
+        rules: &dyn InboundRules,
+    ) -> Result<Vec<bool>> {
         let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
         // Postgres: the same lock order as deleting a session (its row first), and the
         // session cannot go away under this commit.
@@ -60,15 +76,18 @@ impl Store {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR KEY SHARE",
         };
-        let sql = format!("SELECT phone FROM sessions WHERE id = $1 AND tenant_id = $2{lock}");
-        let own_phone: Option<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let sql = format!("SELECT phone, name FROM sessions WHERE id = $1 AND tenant_id = $2{lock}");
+        let session_row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(session.to_string())
             .bind(tenant.as_str())
             .fetch_optional(&mut *tx)
             .await?
-            .ok_or_else(|| StoreError::NotFound(format!("session {session}")))?
-            .try_get("phone")?;
+            .ok_or_else(|| StoreError::NotFound(format!("session {session}")))?;
+        let own_phone: Option<String> = session_row.try_get("phone")?;
         let recipient = own_phone.unwrap_or_default();
+        let name: String = session_row.try_get("name")?;
+        let session_name =
+            SessionName::parse(&name).map_err(|e| StoreError::Corrupt(format!("session name {name}: {e}")))?;
 
         let mut seen = HashSet::new();
         let fresh: Vec<&NewInbound> = messages.iter().filter(|m| seen.insert((&m.chat, &m.sender, &m.wa_id))).collect();
@@ -108,9 +127,16 @@ impl Store {
             }
         }
 
-        for msg in fresh.iter().filter(|m| m.target.is_some() && inserted.contains(&m.id.to_string())) {
-            self.apply_to_target(&mut tx, session, msg, now, apply).await?;
+        let mut events = Vec::new();
+        for msg in fresh.iter().filter(|m| inserted.contains(&m.id.to_string())) {
+            let target = match msg.target {
+                Some(_) => self.apply_to_target(&mut tx, session, msg, now, rules).await?,
+                None => None,
+            };
+            let stored = inbound_record(tenant, session, &session_name, &recipient, msg, now);
+            events.extend(rules.events(&stored, target.as_ref()));
         }
+        self.append_events(&mut tx, tenant, &events, now).await?;
 
         // One update per sender, in the order they first appear; the newest push name wins.
         let mut contacts: Vec<ContactUpdate> = Vec::new();
@@ -169,15 +195,17 @@ impl Store {
         Ok(messages.iter().map(|m| inserted.contains(&m.id.to_string()) && stored_now.insert(m.id)).collect())
     }
 
+    /// Applies `msg` to the message it targets, if stored; returns that message as it
+    /// is now, and whether `msg` changed it.
     async fn apply_to_target(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         session: SessionId,
         msg: &NewInbound,
         now: OffsetDateTime,
-        apply: &ApplyFn,
-    ) -> Result<()> {
-        let Some(target) = &msg.target else { return Ok(()) };
+        rules: &dyn InboundRules,
+    ) -> Result<Option<Target>> {
+        let Some(target) = &msg.target else { return Ok(None) };
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
@@ -193,22 +221,25 @@ impl Store {
             .bind(msg.id.to_string())
             .fetch_optional(&mut **tx)
             .await?;
-        let Some(row) = row else { return Ok(()) };
+        let Some(row) = row else { return Ok(None) };
         let id: String = row.try_get("id")?;
         let kind: String = row.try_get("kind")?;
         let content: String = row.try_get("content")?;
         let mut content: serde_json::Value =
             serde_json::from_str(&content).map_err(|e| StoreError::Corrupt(format!("content of message {id}: {e}")))?;
         let author = row.try_get::<Option<String>, _>("sender")?.map(ChatId::from_stored);
-        if apply(msg, &kind, author.as_ref(), &mut content) {
+        let changed = rules.apply(msg, &kind, author.as_ref(), &mut content);
+        if changed {
             sqlx::query("UPDATE messages SET content = $2, updated_at = $3 WHERE id = $1")
-                .bind(id)
+                .bind(&id)
                 .bind(content.to_string())
                 .bind(to_ms(now))
                 .execute(&mut **tx)
                 .await?;
         }
-        Ok(())
+        let sql = format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&id).fetch_one(&mut **tx).await?;
+        Ok(Some(Target { message: message_from_row(&row)?, changed }))
     }
 
     /// The id wagate stored a received message under, found by what identifies it on
@@ -247,6 +278,59 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(contact_from_row).collect()
+    }
+}
+
+/// Rules that apply updates and tell no events.
+struct ApplyOnly<'a>(&'a ApplyFn);
+
+impl InboundRules for ApplyOnly<'_> {
+    fn apply(&self, update: &NewInbound, kind: &str, author: Option<&ChatId>, content: &mut serde_json::Value) -> bool {
+        (self.0)(update, kind, author, content)
+    }
+
+    fn events(&self, _stored: &MessageRecord, _target: Option<&Target>) -> Vec<crate::NewEvent> {
+        Vec::new()
+    }
+}
+
+/// A received message as stored by the commit that inserted it.
+fn inbound_record(
+    tenant: &TenantId,
+    session: SessionId,
+    session_name: &SessionName,
+    recipient: &str,
+    msg: &NewInbound,
+    now: OffsetDateTime,
+) -> MessageRecord {
+    let now = crate::messages::truncate_ms(now);
+    MessageRecord {
+        id: msg.id,
+        tenant: tenant.clone(),
+        session_id: session,
+        session_name: session_name.clone(),
+        direction: Direction::Inbound,
+        chat: msg.chat.clone(),
+        recipient: recipient.to_owned(),
+        sender: Some(msg.sender.clone()),
+        push_name: msg.push_name.clone(),
+        kind: msg.kind.clone(),
+        content: msg.content.clone(),
+        wa_id: msg.wa_id.clone(),
+        status: MessageStatus::Received,
+        priority: Priority::Normal,
+        send_at: None,
+        next_attempt_at: now,
+        attempts: 0,
+        error: None,
+        created_at: now,
+        queued_at: None,
+        sent_at: Some(crate::messages::truncate_ms(msg.sent_at)),
+        delivered_at: None,
+        read_at: None,
+        played_at: None,
+        failed_at: None,
+        cancelled_at: None,
     }
 }
 

@@ -9,6 +9,7 @@
 mod contacts;
 mod db;
 mod engine_state;
+mod events;
 mod inbound;
 mod keys;
 mod media;
@@ -23,6 +24,7 @@ mod time_ms;
 pub use contacts::{ContactCursor, ContactFilter, ContactSummary};
 pub use db::{Backend, Store, redact};
 pub use engine_state::{EngineState, EngineStateTx, EngineWrite};
+pub use events::{EventFilter, EventRecord, NewEvent};
 pub use media::MediaRecord;
 pub use model::*;
 

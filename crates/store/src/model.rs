@@ -186,6 +186,25 @@ pub struct NewInbound {
 /// outbound message) and its content to change in place; returns whether it changed it.
 pub type ApplyFn = dyn Fn(&NewInbound, &str, Option<&ChatId>, &mut serde_json::Value) -> bool + Send + Sync;
 
+/// What a commit of received messages does beyond storing them: apply reactions,
+/// votes, edits and revokes to the messages they target, and tell the events each
+/// newly stored message gives. Called inside the commit's transaction.
+pub trait InboundRules: Send + Sync {
+    /// As [`ApplyFn`].
+    fn apply(&self, update: &NewInbound, kind: &str, author: Option<&ChatId>, content: &mut serde_json::Value) -> bool;
+
+    /// The events of a message stored now; `target`: the stored message it targets.
+    fn events(&self, stored: &MessageRecord, target: Option<&Target>) -> Vec<crate::NewEvent>;
+}
+
+/// The earlier message a received update targets, as it is after the update.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub message: MessageRecord,
+    /// Whether the update changed it (an edit by someone else than the author does not).
+    pub changed: bool,
+}
+
 /// Someone who wrote to a session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContactRecord {

@@ -1,10 +1,10 @@
 //! Routes by feature. Each handler carries its OpenAPI description.
 
 mod contacts;
+mod events;
 mod groups;
 mod health;
 mod media;
-mod message_view;
 mod messages;
 mod params;
 mod presence;
@@ -18,6 +18,7 @@ use std::sync::Arc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use wagate_core::Gateway;
+use wagate_core::message_view;
 
 /// Largest body of `POST /messages`: a 64 MiB file in base64, with room to spare.
 pub const MAX_SEND_BODY: usize = 100 * 1024 * 1024;
@@ -57,6 +58,7 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(presence::set_own))
         .routes(routes!(presence::follow))
         .routes(routes!(presence::get))
+        .routes(routes!(events::list))
         .routes(routes!(groups::list, groups::create))
         .routes(routes!(groups::join))
         .routes(routes!(groups::get, groups::update))

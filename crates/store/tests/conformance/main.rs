@@ -16,6 +16,7 @@ use wagate_types::{ChatId, IdempotencyKey, MessageId, Priority, SessionName, Ten
 mod accept;
 mod api_keys;
 mod engine_state;
+mod events;
 mod inbound;
 mod listing;
 mod media;

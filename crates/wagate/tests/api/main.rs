@@ -4,6 +4,7 @@
 
 mod auth;
 mod contacts;
+mod events;
 mod helpers;
 mod kinds;
 mod live;

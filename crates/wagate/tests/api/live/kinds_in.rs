@@ -1,6 +1,6 @@
 //! Every kind of message a contact sends arrives through the real engine as the same
 //! content; media downloads from the gateway byte for byte; reactions, votes, edits
-//! and revokes land on the message they are about.
+//! and revokes land on the message they are about, and are told as events.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -104,6 +104,27 @@ async fn reactions_votes_edits_and_revokes_land_on_their_message() {
     live.sandbox.contact_revoke(ANN, &said).await.expect("Ann deletes it");
     let revoked = updated(&live, stored["id"].as_str().unwrap(), |m| m["revoked_at"].is_string().then_some(true)).await;
     assert_eq!(revoked["text"], Value::Null, "a deleted message keeps no text: {revoked}");
+
+    // Each of them is an event too, in the order it happened.
+    let page: Value = live.app.get("/api/v1/events?types=message.*,poll.vote").await.json().await.unwrap();
+    let events = page["data"].as_array().unwrap();
+    let of = |kind: &str| events.iter().filter(|e| e["type"] == kind).map(|e| &e["data"]).collect::<Vec<_>>();
+    let reaction = of("message.reaction");
+    assert_eq!(reaction.len(), 1, "{page:#}");
+    assert_eq!((reaction[0]["emoji"].as_str(), reaction[0]["from"]["phone"].as_str()), (Some("🎉"), Some(ANN)));
+    assert_eq!(reaction[0]["message"]["id"], text["id"]);
+    let vote = of("poll.vote");
+    assert_eq!((vote.len(), &vote[0]["options"]), (1, &json!(["Salad"])), "{page:#}");
+    assert_eq!(vote[0]["message"]["id"], poll["id"]);
+    let received = of("message.received");
+    assert!(received.iter().any(|e| e["message"]["wa_id"] == said.as_str()), "{page:#}");
+    let edited = of("message.edited");
+    assert_eq!((edited.len(), edited[0]["text"].as_str()), (1, Some("See you at 9")), "{page:#}");
+    let revoked = of("message.revoked");
+    assert_eq!((revoked.len(), &revoked[0]["message"]["id"]), (1, &stored["id"]), "{page:#}");
+    let order: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let at = |kind| order.iter().position(|k| *k == kind).unwrap();
+    assert!(at("message.received") < at("message.edited") && at("message.edited") < at("message.revoked"), "{order:?}");
 }
 
 /// The received message WhatsApp knows as `wa_id`, once stored.

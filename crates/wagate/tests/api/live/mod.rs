@@ -2,6 +2,7 @@
 //! phones scan their QR codes and whose contacts are real whatsapp-rust clients.
 
 mod faults;
+mod group_events;
 mod groups;
 mod inbound;
 mod kinds_in;

@@ -1,12 +1,17 @@
-//! A message as the API shows it.
+//! A message as clients see it: in API answers and in events. Only the documented
+//! fields of the stored content are shown, never what wagate keeps for itself.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use wagate_core::MessageRecord;
+use wagate_store::MessageRecord;
 use wagate_types::{Direction, MessageStatus, Priority};
 
-use crate::time_format::{opt_rfc3339, rfc3339};
+use crate::content::rfc3339;
+
+fn opt_rfc3339(t: Option<time::OffsetDateTime>) -> Option<String> {
+    t.map(rfc3339)
+}
 
 /// A message and where it is in its life: one sent through wagate (`outbound`) or one
 /// a session received (`inbound`, status `received`).

@@ -1,0 +1,172 @@
+//! The event log through `GET /api/v1/events`: received messages, reactions, votes,
+//! edits, revokes and group changes as events, in order, filtered, never twice.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use wagate_engine::{Content, Context, EngineEvent, GroupChange, IncomingMessage, MessageRef};
+use wagate_types::{ChatId, WaMessageId};
+
+use crate::helpers::{TestApp, assert_problem, eventually, phone};
+use crate::kinds::app;
+
+const SUSHI: &str = "670bd9ced0c6bc3fab9bcce97185cdb5a6c6008f0bb7a33c5e432b7faa0e27ed";
+
+fn ann() -> ChatId {
+    ChatId::from_phone(&phone("+9611234567"))
+}
+
+fn from_ann(content: Content) -> IncomingMessage {
+    IncomingMessage {
+        wa_id: WaMessageId::generate(),
+        chat: ann(),
+        sender: ann(),
+        push_name: Some("Ann".into()),
+        at: OffsetDateTime::now_utc(),
+        content,
+        context: Context::default(),
+    }
+}
+
+async fn events(app: &TestApp, query: &str) -> Value {
+    let response = app.get(&format!("/api/v1/events{query}")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn types(page: &Value) -> Vec<String> {
+    page["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn what_contacts_do_is_told_as_events_in_order() {
+    let app = app().await;
+    let poll = json!({ "to": "+9611234567", "poll": { "question": "Lunch?", "options": ["Pizza", "Sushi"] } });
+    let poll: Value = app.post("/api/v1/messages", poll).await.json().await.unwrap();
+    let poll = app.wait_for_message(poll["id"].as_str().unwrap(), "sent").await;
+    let ours = MessageRef {
+        chat: ann(),
+        wa_id: WaMessageId::from_stored(poll["wa_id"].as_str().unwrap().into()),
+        sender: None,
+    };
+    let photo = app.engine.media("image/jpeg", b"jpeg bytes".to_vec().into());
+
+    let hello = from_ann(Content::Text { body: "Hello".into() });
+    let image = from_ann(Content::Image { media: photo, caption: Some("look".into()) });
+    let theirs = MessageRef { chat: ann(), wa_id: hello.wa_id.clone(), sender: Some(ann()) };
+    app.engine.incoming("default", &[hello.clone(), image.clone()]).await.unwrap();
+    let react = from_ann(Content::Reaction { target: ours.clone(), emoji: "🍕".into() });
+    let vote = from_ann(Content::PollVote { poll: ours.clone(), option_hashes: vec![SUSHI.into()] });
+    let edit = from_ann(Content::Edit { target: theirs.clone(), body: "Hello again".into() });
+    let forged = from_ann(Content::Revoke { target: ours.clone() });
+    let revoke = from_ann(Content::Revoke { target: theirs.clone() });
+    let unknown = MessageRef { chat: ann(), wa_id: WaMessageId::generate(), sender: None };
+    let stray = from_ann(Content::Reaction { target: unknown.clone(), emoji: "".into() });
+    app.engine.incoming("default", &[react, vote, edit, forged, revoke, stray]).await.unwrap();
+    // WhatsApp delivers the first two again: stored once, told once.
+    app.engine.incoming("default", &[hello.clone(), image.clone()]).await.unwrap();
+
+    let page = events(&app, "").await;
+    assert_eq!(
+        types(&page),
+        [
+            "message.received",
+            "message.received",
+            "message.reaction",
+            "poll.vote",
+            "message.edited",
+            "message.revoked",
+            "message.reaction"
+        ],
+        "{page:#}"
+    );
+    let list = page["data"].as_array().unwrap();
+    let ids: Vec<u64> = list.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "ids without gaps: {ids:?}");
+    assert_eq!(page["next_since"], ids[ids.len() - 1]);
+
+    let received = &list[0];
+    assert_eq!(received["session"], "default");
+    assert_eq!(received["data"]["message"]["text"], "Hello");
+    assert_eq!(received["data"]["message"]["from"], "+9611234567");
+    assert_eq!(received["data"]["message"]["push_name"], "Ann");
+    let picture = &list[1]["data"]["message"];
+    assert_eq!(picture["image"]["caption"], "look");
+    assert!(!list[1].to_string().contains("fake-"), "no engine keys in events: {}", list[1]);
+
+    let reaction = &list[2]["data"];
+    assert_eq!(reaction["emoji"], "🍕");
+    assert_eq!(reaction["from"], json!({ "phone": "+9611234567", "jid": "9611234567@s.whatsapp.net" }));
+    assert_eq!(reaction["wa_id"], poll["wa_id"]);
+    assert_eq!(reaction["message"]["id"], poll["id"]);
+    assert_eq!(reaction["message"]["reactions"][0]["emoji"], "🍕", "the message as it is after the reaction");
+
+    let vote = &list[3]["data"];
+    assert_eq!(vote["options"], json!(["Sushi"]));
+    assert_eq!(vote["message"]["poll"]["votes"], json!({ "+9611234567": ["Sushi"] }));
+
+    let edited = &list[4]["data"];
+    assert_eq!(
+        (edited["text"].as_str(), edited["message"]["text"].as_str()),
+        (Some("Hello again"), Some("Hello again"))
+    );
+    let revoked = &list[5]["data"];
+    assert_eq!(revoked["wa_id"], hello.wa_id.as_str());
+    assert!(revoked["message"]["revoked_at"].is_string());
+
+    let stray = &list[6]["data"];
+    assert_eq!((stray["removed"].as_bool(), stray["message"].is_null()), (Some(true), true), "{stray}");
+    assert_eq!(stray["wa_id"], unknown.wa_id.as_str());
+
+    // Polling on from an id, and filters.
+    let after = events(&app, &format!("?since={}", ids[4])).await;
+    assert_eq!(types(&after), ["message.revoked", "message.reaction"]);
+    let last = events(&app, &format!("?since={}", ids[6])).await;
+    assert_eq!((last["data"].as_array().unwrap().len(), last["next_since"].as_u64()), (0, Some(ids[6])));
+    assert_eq!(types(&events(&app, "?types=poll.vote,message.edited").await), ["poll.vote", "message.edited"]);
+    assert_eq!(types(&events(&app, "?types=message.*&limit=2").await), ["message.received", "message.received"]);
+    assert_eq!(events(&app, "?types=*&session=default").await["data"].as_array().unwrap().len(), 7);
+}
+
+#[tokio::test]
+async fn group_changes_by_others_are_events() {
+    let app = app().await;
+    let group = ChatId::parse("120363000000000001@g.us").unwrap();
+    let bob = ChatId::from_phone(&phone("+4915110000002"));
+    let changes =
+        [GroupChange::Add(vec![bob.clone()]), GroupChange::Subject("Lunch club".into()), GroupChange::Announce(true)];
+    for change in changes {
+        let at = OffsetDateTime::now_utc();
+        app.engine
+            .event("default", EngineEvent::GroupChanged { group: group.clone(), by: Some(ann()), change, at })
+            .await;
+    }
+    let page = eventually("three group events", || async {
+        let page = events(&app, "?types=group.*").await;
+        (page["data"].as_array().unwrap().len() == 3).then_some(page)
+    })
+    .await;
+    let list = page["data"].as_array().unwrap();
+    assert_eq!(types(&page), ["group.participants", "group.updated", "group.updated"]);
+    let added = &list[0]["data"];
+    assert_eq!(added["action"], "add");
+    assert_eq!(added["group"], group.as_str());
+    assert_eq!(added["participants"], json!([{ "phone": "+4915110000002", "jid": "4915110000002@s.whatsapp.net" }]));
+    assert_eq!(added["by"]["phone"], "+9611234567");
+    assert_eq!(list[1]["data"]["subject"], "Lunch club");
+    assert_eq!(list[2]["data"]["announcement"], true);
+}
+
+#[tokio::test]
+async fn bad_event_queries_are_refused() {
+    let app = app().await;
+    for query in
+        ["?limit=0", "?limit=1001", "?types=message.nothing", "?types=bogus.*", "?since=-1", "?since=x", "?what=1"]
+    {
+        let response = app.get(&format!("/api/v1/events{query}")).await;
+        let status = response.status();
+        assert!(status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::BAD_REQUEST, "{query}: {status}");
+        assert_eq!(response.headers()["content-type"], "application/problem+json", "{query}");
+    }
+    assert_problem(app.get("/api/v1/events?session=nobody").await, StatusCode::NOT_FOUND, "not_found").await;
+}
