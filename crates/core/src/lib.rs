@@ -6,6 +6,7 @@
 //! - [`dispatch`]: the per-session send loop (throttle, retries).
 //! - [`inbox`]: where sessions commit the messages they receive.
 //! - [`contacts`]: who is on WhatsApp, and the people sessions talk with.
+//! - [`chats`]: a session's conversations, and marking them read.
 //! - [`groups`]: groups, managed live through a session.
 //! - [`events`]: the event log, written with the changes it tells of.
 //! - [`auth`]: API keys.
@@ -13,6 +14,7 @@
 
 pub mod accept;
 pub mod auth;
+pub mod chats;
 pub mod contacts;
 pub mod content;
 pub mod dispatch;

@@ -1,8 +1,8 @@
-//! Online status and typing: ephemeral signals WhatsApp relays only to whoever is
+//! Online status, typing and read receipts: signals WhatsApp relays only to whoever is
 //! connected now, so a failure is reported but nothing is retried.
 
 use wagate_engine::{EngineError, Typing};
-use wagate_types::ChatId;
+use wagate_types::{ChatId, WaMessageId};
 use whatsapp_rust::features::PresenceError;
 use whatsapp_rust::{ChatStateType, Client, Jid, PresenceStatus};
 
@@ -22,6 +22,28 @@ pub(crate) async fn typing(client: &Client, chat: &ChatId, state: Typing) -> Res
         Typing::Paused => ChatStateType::Paused,
     };
     client.chatstate().send(&jid_of(chat)?, state).await.map_err(|e| EngineError::Failed(e.to_string()))
+}
+
+/// Read receipts go out per sender: in a group, one receipt names one participant.
+pub(crate) async fn mark_read(
+    client: &Client,
+    chat: &ChatId,
+    messages: &[(ChatId, WaMessageId)],
+) -> Result<(), EngineError> {
+    let group = chat.kind() == wagate_types::ChatKind::Group;
+    let chat = jid_of(chat)?;
+    let mut by_sender: Vec<(&ChatId, Vec<&str>)> = Vec::new();
+    for (sender, wa_id) in messages {
+        match by_sender.iter_mut().find(|(s, _)| *s == sender) {
+            Some((_, ids)) => ids.push(wa_id.as_str()),
+            None => by_sender.push((sender, vec![wa_id.as_str()])),
+        }
+    }
+    for (sender, ids) in by_sender {
+        let sender = if group { Some(jid_of(sender)?) } else { None };
+        client.mark_as_read(&chat, sender.as_ref(), &ids).await.map_err(|e| EngineError::Failed(e.to_string()))?;
+    }
+    Ok(())
 }
 
 fn jid_of(chat: &ChatId) -> Result<Jid, EngineError> {

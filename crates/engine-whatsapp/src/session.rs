@@ -16,7 +16,7 @@ use wagate_engine::{
     Content, EngineError, EngineEvent, EventSink, Group, GroupChange, Inbox, Media, NumberCheck, OutgoingMessage,
     ParticipantOutcome, SendAck, SendError, Session, SessionSpec, Typing,
 };
-use wagate_types::{ChatId, PhoneNumber};
+use wagate_types::{ChatId, PhoneNumber, WaMessageId};
 use waproto::whatsapp as wa;
 use whatsapp_rust::Client;
 use whatsapp_rust::SendOptions;
@@ -206,6 +206,10 @@ impl Session for WhatsAppSession {
 
     async fn typing(&self, chat: &ChatId, state: Typing) -> Result<(), EngineError> {
         presence::typing(&*self.live()?, chat, state).await
+    }
+
+    async fn mark_read(&self, chat: &ChatId, messages: &[(ChatId, WaMessageId)]) -> Result<(), EngineError> {
+        presence::mark_read(&*self.live()?, chat, messages).await
     }
 
     async fn groups(&self) -> Result<Vec<Group>, EngineError> {

@@ -65,6 +65,8 @@ struct State {
     on_whatsapp: HashSet<PhoneNumber>,
     /// Typing shown, in order: session, chat, state.
     typing: Vec<(String, ChatId, Typing)>,
+    /// Read receipts sent: session, chat, message.
+    read: Vec<(String, ChatId, WaMessageId)>,
     auto_link: bool,
     send_delay: Duration,
 }
@@ -214,6 +216,11 @@ impl FakeEngine {
     /// Typing the sessions showed, in order: session, chat, state.
     pub fn typing_shown(&self) -> Vec<(String, ChatId, Typing)> {
         self.lock().typing.clone()
+    }
+
+    /// Read receipts the sessions sent, in order: session, chat, WhatsApp id.
+    pub fn read_receipts(&self) -> Vec<(String, ChatId, WaMessageId)> {
+        self.lock().read.clone()
     }
 
     /// From now on the fake says these numbers have a WhatsApp account.
@@ -402,6 +409,15 @@ impl Session for FakeSessionHandle {
             return Err(EngineError::NotConnected);
         }
         engine.typing.push((self.name.clone(), chat.clone(), state));
+        Ok(())
+    }
+
+    async fn mark_read(&self, chat: &ChatId, messages: &[(ChatId, WaMessageId)]) -> Result<(), EngineError> {
+        let mut engine = self.engine.lock();
+        if !engine.sessions.get(&self.name).is_some_and(|s| s.connected) {
+            return Err(EngineError::NotConnected);
+        }
+        engine.read.extend(messages.iter().map(|(_, id)| (self.name.clone(), chat.clone(), id.clone())));
         Ok(())
     }
 

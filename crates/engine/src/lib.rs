@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
-use wagate_types::{ChatId, PhoneNumber, SessionId, SessionName, TenantId};
+use wagate_types::{ChatId, PhoneNumber, SessionId, SessionName, TenantId, WaMessageId};
 
 pub use directory::{Group, GroupChange, NumberCheck, Participant, ParticipantOutcome, Typing};
 pub use event::{EngineEvent, IncomingMessage};
@@ -96,6 +96,12 @@ pub trait Session: Send + Sync {
     /// Shows "typing…" or "recording audio…" in a chat, or stops showing it.
     async fn typing(&self, _chat: &ChatId, _state: Typing) -> Result<(), EngineError> {
         Err(EngineError::Unavailable("this engine cannot show typing".into()))
+    }
+
+    /// Sends read receipts (blue ticks) for received messages of `chat`, each named by
+    /// its sender (in a group, the participant) and WhatsApp id.
+    async fn mark_read(&self, _chat: &ChatId, _messages: &[(ChatId, WaMessageId)]) -> Result<(), EngineError> {
+        Err(EngineError::Unavailable("this engine cannot send read receipts".into()))
     }
 
     /// The groups the account is in.

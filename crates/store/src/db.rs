@@ -119,6 +119,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (3, "inbound", include_str!("../migrations/sqlite/0003_inbound.sql")),
             (4, "media", include_str!("../migrations/sqlite/0004_media.sql")),
             (5, "events", include_str!("../migrations/sqlite/0005_events.sql")),
+            (6, "chats", include_str!("../migrations/sqlite/0006_chats.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -126,6 +127,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (3, "inbound", include_str!("../migrations/postgres/0003_inbound.sql")),
             (4, "media", include_str!("../migrations/postgres/0004_media.sql")),
             (5, "events", include_str!("../migrations/postgres/0005_events.sql")),
+            (6, "chats", include_str!("../migrations/postgres/0006_chats.sql")),
         ],
     };
     files

@@ -6,6 +6,7 @@
 //! embedded, forward only, one folder per backend. Times are stored as milliseconds
 //! since the Unix epoch.
 
+mod chats;
 mod contacts;
 mod db;
 mod engine_state;
@@ -21,6 +22,7 @@ mod statement;
 pub mod testing;
 mod time_ms;
 
+pub use chats::{ChatFilter, ChatSummary, Unread};
 pub use contacts::{ContactCursor, ContactFilter, ContactSummary};
 pub use db::{Backend, Store, redact};
 pub use engine_state::{EngineState, EngineStateTx, EngineWrite};

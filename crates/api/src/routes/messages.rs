@@ -178,11 +178,11 @@ pub async fn list(
     Ok(axum::Json(MessagePage { data: records.into_iter().map(Message::from).collect(), next_cursor }))
 }
 
-fn encode_cursor(id: MessageId) -> String {
+pub(super) fn encode_cursor(id: MessageId) -> String {
     URL_SAFE_NO_PAD.encode(id.to_string())
 }
 
-fn decode_cursor(cursor: &str) -> ApiResult<MessageId> {
+pub(super) fn decode_cursor(cursor: &str) -> ApiResult<MessageId> {
     let invalid = || ApiError::invalid_field("cursor", "is not a cursor this API returned");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;

@@ -1,5 +1,6 @@
 //! Routes by feature. Each handler carries its OpenAPI description.
 
+mod chats;
 mod contacts;
 mod events;
 mod groups;
@@ -59,6 +60,8 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(presence::follow))
         .routes(routes!(presence::get))
         .routes(routes!(events::list))
+        .routes(routes!(chats::list))
+        .routes(routes!(chats::read))
         .routes(routes!(groups::list, groups::create))
         .routes(routes!(groups::join))
         .routes(routes!(groups::get, groups::update))

@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/contacts/{phone}/messages/{id}/edit", post(edit))
         .route("/contacts/{phone}/messages/{id}/revoke", post(revoke))
         .route("/contacts/{phone}/read", post(read))
+        .route("/contacts/{phone}/receipts", get(receipts))
         .route("/contacts/{phone}/reactions", post(react))
         .route("/contacts/{phone}/votes", post(vote))
         .route("/contacts/{phone}/status", post(status))
@@ -128,6 +129,13 @@ async fn revoke(
 
 async fn received(State(shared): State<Arc<Shared>>, Path(phone): Path<String>) -> Result<Response, ApiError> {
     Ok(Json(super::received(&shared, &path_phone(&phone)?)?).into_response())
+}
+
+/// The receipts the contact got for what it sent: `[{"id", "type"}]`, oldest first.
+async fn receipts(State(shared): State<Arc<Shared>>, Path(phone): Path<String>) -> Result<Response, ApiError> {
+    let list = super::receipts(&shared, &path_phone(&phone)?)?;
+    let list: Vec<_> = list.into_iter().map(|(id, kind)| serde_json::json!({ "id": id, "type": kind })).collect();
+    Ok(Json(list).into_response())
 }
 
 async fn read(

@@ -53,6 +53,9 @@ pub(super) struct Behaviour {
     pub(super) created_polls: super::interactions::CreatedPolls,
     /// What it received and sent, for quoting, editing and revoking.
     pub(super) kept: super::send::Kept,
+    /// Receipts the contact got for what it sent: message id and type
+    /// (`delivery`, `read`, `played`…), in arrival order.
+    pub(super) receipts: Mutex<Vec<(String, String)>>,
     /// The QR code the unpaired client shows, for the phone to scan.
     pub(super) qr: watch::Sender<Option<String>>,
     /// Whether the client reports itself connected.
@@ -77,6 +80,11 @@ impl Behaviour {
             }
             Event::Disconnected(_) | Event::LoggedOut(_) | Event::StreamReplaced(_) => {
                 self.connected.send_replace(false);
+            }
+            Event::Receipt(receipt) => {
+                let kind = format!("{:?}", receipt.r#type).to_lowercase();
+                let mut receipts = self.receipts.lock().unwrap_or_else(|p| p.into_inner());
+                receipts.extend(receipt.message_ids.iter().map(|id| (id.to_string(), kind.clone())));
             }
             Event::Messages(batch) => {
                 for inbound in batch.iter().filter(|m| !m.info.source.is_from_me) {

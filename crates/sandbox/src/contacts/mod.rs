@@ -154,6 +154,7 @@ pub(crate) async fn create(shared: &Shared, new: NewContact) -> Result<ContactIn
         polls: Default::default(),
         created_polls: Default::default(),
         kept: Default::default(),
+        receipts: Mutex::default(),
         qr: watch::Sender::new(None),
         connected: watch::Sender::new(false),
     });
@@ -272,6 +273,12 @@ pub(crate) fn received(shared: &Shared, phone: &PhoneNumber) -> Result<Vec<Recei
     Ok(inbox.clone())
 }
 
+/// The receipts the contact got for messages it sent: id and type, oldest first.
+pub(crate) fn receipts(shared: &Shared, phone: &PhoneNumber) -> Result<Vec<(String, String)>, SandboxError> {
+    let contact = shared.contacts.get(phone)?;
+    Ok(contact.behaviour.receipts.lock().unwrap_or_else(|p| p.into_inner()).clone())
+}
+
 /// The contact marks messages of `chat` read now.
 pub(crate) async fn read(shared: &Shared, phone: &PhoneNumber, chat: &str, ids: &[String]) -> Result<(), SandboxError> {
     let client = shared.contacts.get(phone)?.client(phone).await?;
@@ -316,6 +323,12 @@ impl SandboxHandle {
     /// How many stanzas wait in a device's queue for its acknowledgement.
     pub fn pending_stanzas(&self, device: &str) -> Result<usize, SandboxError> {
         Ok(self.shared.network.pending(&crate::server::parse_device(device)?))
+    }
+
+    /// The receipts a contact got for messages it sent: id and type (`delivered`,
+    /// `read`, …), oldest first.
+    pub fn contact_receipts(&self, phone: &str) -> Result<Vec<(String, String)>, SandboxError> {
+        receipts(&self.shared, &PhoneNumber::parse(phone)?)
     }
 
     pub async fn contact_read(&self, phone: &str, chat: &str, ids: &[String]) -> Result<(), SandboxError> {
