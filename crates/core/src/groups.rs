@@ -1,8 +1,10 @@
 //! Groups, managed live through a connected session: WhatsApp holds the truth, so
 //! every answer is fresh from it.
 
+use anyhow::Context as _;
+use time::OffsetDateTime;
 pub use wagate_engine::{Group, GroupChange, Participant, ParticipantOutcome};
-use wagate_types::{ChatId, SessionName, TenantId};
+use wagate_types::{ChatId, PhoneNumber, SessionName, TenantId};
 
 use crate::sessions::engine_error;
 use crate::{Error, Gateway, Result};
@@ -48,6 +50,7 @@ impl Gateway {
         let live = self.sessions.connected(tenant, session).await?;
         for change in changes {
             live.change_group(group, change).await.map_err(engine_error)?;
+            self.record_own_change(tenant, session, group, change).await?;
         }
         live.group(group).await.map_err(engine_error)
     }
@@ -68,10 +71,39 @@ impl Gateway {
             return Err(Error::invalid("action", "must be add, remove, promote or demote"));
         }
         let live = self.sessions.connected(tenant, session).await?;
-        live.change_group(group, change).await.map_err(engine_error)
+        let outcomes = live.change_group(group, change).await.map_err(engine_error)?;
+        let done: Vec<ChatId> = outcomes.iter().filter(|o| o.error.is_none()).map(|o| o.chat.clone()).collect();
+        if !done.is_empty() {
+            // The event names those it was done to, not those WhatsApp refused.
+            let made = match change {
+                GroupChange::Add(_) => GroupChange::Add(done),
+                GroupChange::Remove(_) => GroupChange::Remove(done),
+                GroupChange::Promote(_) => GroupChange::Promote(done),
+                _ => GroupChange::Demote(done),
+            };
+            self.record_own_change(tenant, session, group, &made).await?;
+        }
+        Ok(outcomes)
     }
 
     /// The group's invite code; `reset` revokes the old one first.
+    /// Records a change the session made as the same event others' changes give (WhatsApp
+    /// does not tell the author's own device), made `by` the session's own number.
+    async fn record_own_change(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        group: &ChatId,
+        change: &GroupChange,
+    ) -> Result<()> {
+        let record = self.sessions.get(tenant, session).await?;
+        let own = record.phone.map(|p| ChatId::from_phone(&PhoneNumber::from_stored(p)));
+        let now = OffsetDateTime::now_utc();
+        let event = crate::events::group_changed((record.id, record.name), group, own.as_ref(), change, now);
+        self.store.record_events(tenant, &[event], now).await.context("record a group change")?;
+        Ok(())
+    }
+
     pub async fn group_invite(
         &self,
         tenant: &TenantId,

@@ -1,5 +1,6 @@
 //! Group changes made by someone else arrive as WhatsApp group notifications through
-//! the real engine and are recorded as events of the session that saw them.
+//! the real engine and are recorded as events of the session that saw them; the
+//! session that made them records them too.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -12,7 +13,7 @@ const DESK: &str = "+4915110000082";
 const BOB: &str = "+4915110000083";
 
 #[tokio::test]
-async fn changes_by_another_admin_are_events_of_the_session_that_saw_them() {
+async fn group_changes_are_events_of_the_session_that_saw_them_and_the_one_that_made_them() {
     let live = spawn_live().await;
     live.linked("default", SHOP, "Shop").await;
     // A second session of the same gateway is a member the shop's changes are told to.
@@ -47,6 +48,13 @@ async fn changes_by_another_admin_are_events_of_the_session_that_saw_them() {
     assert_eq!(added["participants"][0]["phone"], BOB, "{added}");
     let promoted = data.iter().find(|d| d["action"] == "promote").unwrap();
     assert_eq!(promoted["participants"][0]["phone"], DESK, "{promoted}");
+    // The shop's own session records what it did, as the same events.
+    let page: Value = live.app.get("/api/v1/events?session=default&types=group.*").await.json().await.unwrap();
+    let own: Vec<&Value> = page["data"].as_array().unwrap().iter().map(|e| &e["data"]).collect();
+    assert!(own.iter().all(|d| d["by"]["phone"] == SHOP && d["group"] == jid.as_str()), "{own:#?}");
+    assert!(own.iter().any(|d| d["subject"] == "Team A"), "{own:#?}");
+    assert!(own.iter().any(|d| d["action"] == "add" && d["participants"][0]["phone"] == BOB), "{own:#?}");
+    assert!(own.iter().any(|d| d["action"] == "promote" && d["participants"][0]["phone"] == DESK), "{own:#?}");
     // In the order they were made.
     let at = |f: &dyn Fn(&Value) -> bool| data.iter().position(|d| f(d)).unwrap();
     assert!(at(&|d| d["subject"] == "Team A") < at(&|d| d["action"] == "add"), "{data:#?}");
