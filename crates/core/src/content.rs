@@ -4,7 +4,7 @@
 //! `revoked_at`), and the engine's [`Content`] built from that JSON when sending.
 
 use serde_json::{Value, json};
-use wagate_engine::{Content, Context, MessageRef, Quote};
+use wagate_engine::{Content, Context, MessageRef, Quote, StatusPost};
 use wagate_types::{ChatId, MessageId, WaMessageId};
 
 use crate::MessageRecord;
@@ -113,6 +113,37 @@ pub fn with_typing(mut content: Value, typing_ms: u32) -> Value {
         object.insert("typing_ms".into(), Value::from(typing_ms));
     }
     content
+}
+
+/// A status post's look and audience, stored beside its content as
+/// `"status_post": {"background": "#AARRGGBB", "font": 1, "audience": [JIDs]}`.
+pub fn with_status(mut content: Value, status: Option<&StatusPost>) -> Value {
+    if let (Some(object), Some(status)) = (content.as_object_mut(), status) {
+        let audience: Vec<&str> = status.audience.iter().map(ChatId::as_str).collect();
+        let background = format!("#{:08X}", status.background_argb);
+        object.insert(
+            "status_post".into(),
+            json!({ "background": background, "font": status.font, "audience": audience }),
+        );
+    }
+    content
+}
+
+/// The status post a stored message is, if it is one.
+pub fn status_of(content: &Value) -> Option<StatusPost> {
+    let status = content.get("status_post")?;
+    let background = status.get("background").and_then(Value::as_str)?.trim_start_matches('#');
+    Some(StatusPost {
+        audience: status
+            .get("audience")
+            .and_then(Value::as_array)?
+            .iter()
+            .filter_map(Value::as_str)
+            .map(|jid| ChatId::from_stored(jid.to_owned()))
+            .collect(),
+        background_argb: u32::from_str_radix(background, 16).ok()?,
+        font: status.get("font").and_then(Value::as_i64).and_then(|f| i32::try_from(f).ok())?,
+    })
 }
 
 /// How long a stored message asks to show "typing…" first.

@@ -7,6 +7,7 @@
 //! - [`inbox`]: where sessions commit the messages they receive.
 //! - [`contacts`]: who is on WhatsApp, and the people sessions talk with.
 //! - [`chats`]: a session's conversations, and marking them read.
+//! - [`status`]: status (story) posts, sent like messages.
 //! - [`groups`]: groups, managed live through a session.
 //! - [`events`]: the event log, written with the changes it tells of.
 //! - [`auth`]: API keys.
@@ -31,6 +32,7 @@ pub mod messages;
 pub mod presence;
 pub mod received;
 pub mod sessions;
+pub mod status;
 mod updates;
 
 pub use error::Error;

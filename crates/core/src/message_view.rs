@@ -95,6 +95,9 @@ pub struct MessageContent {
     edit: Option<EditView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     revoke: Option<TargetView>,
+    /// A status (story) post's look and audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_post: Option<StatusView>,
     /// The quoted message.
     #[serde(skip_serializing_if = "Option::is_none")]
     reply_to: Option<ReplyView>,
@@ -206,6 +209,17 @@ pub struct TargetView {
     wa_id: String,
 }
 
+/// A status post: how a text status looks, and who may see it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    /// `#AARRGGBB`.
+    #[schema(example = "#FF1E6E4F")]
+    background: String,
+    font: i32,
+    /// The JIDs of the people who may see it.
+    audience: Vec<String>,
+}
+
 /// A quoted message.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct ReplyView {
@@ -249,6 +263,7 @@ impl MessageContent {
             poll_vote: field(stored, "poll_vote"),
             edit: field(stored, "edit"),
             revoke: field(stored, "revoke"),
+            status_post: field(stored, "status_post"),
             reply_to: field(stored, "reply_to"),
             mentions: field(stored, "mentions"),
             reactions: field(stored, "reactions"),

@@ -2,13 +2,16 @@
 
 use anyhow::Context;
 use time::OffsetDateTime;
-use wagate_engine::OutgoingMessage;
+use wagate_engine::{OutgoingMessage, StatusPost};
 use wagate_store::{AcceptOutcome, Idempotency, MessageFilter, MessageRecord, NewMessage, Transition};
 use wagate_types::{
     ChatId, Direction, MessageId, MessageStatus, Priority, Recipient, SessionId, SessionName, TenantId, WaMessageId,
 };
 
-use crate::content::{NewContent, engine_content, engine_context, plain_json, reply_json, with_context, with_typing};
+use crate::content::{
+    NewContent, engine_content, engine_context, plain_json, reply_json, status_of, with_context, with_status,
+    with_typing,
+};
 use crate::received::set_reaction;
 use crate::{Error, Gateway, Result, media_send};
 
@@ -27,6 +30,8 @@ pub struct SendRequest {
     /// How long to show "typing…" before sending; 0 for not at all.
     pub typing_ms: u32,
     pub idempotency: Option<Idempotency>,
+    /// Set for a status (story) post; `to` is then `status@broadcast`.
+    pub status: Option<StatusPost>,
 }
 
 impl SendRequest {
@@ -96,7 +101,10 @@ impl Gateway {
             chat: request.to.chat,
             recipient,
             kind: kind.to_owned(),
-            content: with_typing(with_context(content, reply_to, &request.mentions), request.typing_ms),
+            content: with_status(
+                with_typing(with_context(content, reply_to, &request.mentions), request.typing_ms),
+                request.status.as_ref(),
+            ),
             wa_id: WaMessageId::generate(),
             priority: request.priority,
             send_at: request.send_at,
@@ -215,6 +223,7 @@ pub(crate) fn outgoing(record: &MessageRecord, content: wagate_engine::Content) 
         to: record.chat.clone(),
         content,
         context: engine_context(&record.content, &record.chat),
+        status: status_of(&record.content),
     }
 }
 

@@ -12,6 +12,13 @@ use whatsapp_rust::{
     GroupSubject, IqError, Jid, PreviousDescription,
 };
 
+/// The people of a status's audience who have an account. Looking them up also
+/// teaches the client their LIDs, which statuses are addressed by.
+pub(crate) async fn status_audience(client: &Client, audience: Vec<Jid>) -> Result<Vec<Jid>, String> {
+    let found = client.contacts().is_on_whatsapp(&audience).await.map_err(|e| e.to_string())?;
+    Ok(audience.into_iter().filter(|jid| found.iter().any(|f| f.is_registered && f.jid.user == jid.user)).collect())
+}
+
 /// Which of `phones` have an account; in the order asked.
 pub(crate) async fn check_numbers(client: &Client, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
     let jids: Vec<Jid> = phones.iter().map(|p| Jid::pn(p.digits())).collect();

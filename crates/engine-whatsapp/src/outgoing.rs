@@ -6,9 +6,10 @@
 //! and the mapping is tested without a connection.
 
 use wacore_binary::Jid;
-use wagate_engine::{Content, Context, Media};
+use wagate_engine::{Content, Context, Media, StatusPost};
 use waproto::buffa::MessageField;
 use waproto::whatsapp as wa;
+use waproto::whatsapp::message::extended_text_message::FontType;
 
 use crate::media::Uploaded;
 use crate::refs::{context_info, field, key};
@@ -23,6 +24,38 @@ pub(crate) struct Extras<'a> {
     pub(crate) poll_secret: Option<[u8; 32]>,
     /// When the message was written (reactions and edits carry it), unix ms.
     pub(crate) now_ms: i64,
+}
+
+/// A built message as a status (story), with the devices' owners who may see it: a
+/// text becomes an extended text with the status's background and font; an image or
+/// video goes as built; nothing else can be a status.
+pub(crate) fn status(message: wa::Message, post: &StatusPost) -> Result<(wa::Message, Vec<Jid>), String> {
+    let message = if let Some(text) = message.conversation.clone() {
+        let font = <FontType as waproto::buffa::Enumeration>::from_i32(post.font)
+            .ok_or_else(|| format!("{} is not a WhatsApp status font", post.font))?;
+        wa::Message {
+            extended_text_message: MessageField::some(wa::message::ExtendedTextMessage {
+                text: Some(text),
+                background_argb: Some(post.background_argb),
+                font: Some(font),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    } else if message.image_message.as_option().is_some() || message.video_message.as_option().is_some() {
+        message
+    } else {
+        return Err("a status is a text, an image or a video".into());
+    };
+    if post.audience.is_empty() {
+        return Err("a status needs someone to see it".into());
+    }
+    let audience = post
+        .audience
+        .iter()
+        .map(|chat| chat.as_str().parse().map_err(|e| format!("'{chat}' is not a WhatsApp address: {e}")))
+        .collect::<Result<Vec<Jid>, String>>()?;
+    Ok((message, audience))
 }
 
 /// Most options a WhatsApp poll can have.

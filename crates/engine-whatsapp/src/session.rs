@@ -19,10 +19,10 @@ use wagate_engine::{
 use wagate_types::{ChatId, PhoneNumber, WaMessageId};
 use waproto::whatsapp as wa;
 use whatsapp_rust::Client;
-use whatsapp_rust::SendOptions;
 use whatsapp_rust::bot::{Bot, BotHandle};
 use whatsapp_rust::pair_code::PairCodeOptions;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
+use whatsapp_rust::{SendOptions, StatusSendOptions};
 
 use crate::StoredCredentials;
 use crate::acks::Acks;
@@ -174,8 +174,21 @@ impl Session for WhatsAppSession {
             .map_err(|e| SendError::Permanent(format!("'{}' is not a WhatsApp address: {e}", message.to)))?;
         let body = self.prepare(&client, &to, message).await?;
         let mut ack = self.shared.acks.expect(message.wa_id.as_str());
-        let options = SendOptions::default().with_message_id(message.wa_id.as_str());
-        client.send_message_with_options(to, body, options).await.map_err(send_error)?;
+        match &message.status {
+            Some(status) => {
+                let (body, audience) = outgoing::status(body, status).map_err(SendError::Permanent)?;
+                let audience = directory::status_audience(&client, audience).await.map_err(SendError::Temporary)?;
+                if audience.is_empty() {
+                    return Err(SendError::Permanent("no one in the status's audience is on WhatsApp".into()));
+                }
+                let options = StatusSendOptions { message_id: Some(message.wa_id.to_string()), ..Default::default() };
+                client.status().send_raw(body, &audience, options).await.map_err(send_error)?;
+            }
+            None => {
+                let options = SendOptions::default().with_message_id(message.wa_id.as_str());
+                client.send_message_with_options(to, body, options).await.map_err(send_error)?;
+            }
+        }
         let timeout = self.shared.config.ack_timeout;
         match tokio::time::timeout(timeout, ack.outcome()).await {
             Ok(Some(Ok(at))) => Ok(SendAck { at: at.unwrap_or_else(OffsetDateTime::now_utc) }),

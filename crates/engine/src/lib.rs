@@ -26,7 +26,7 @@ pub use directory::{Group, GroupChange, NumberCheck, Participant, ParticipantOut
 pub use event::{EngineEvent, IncomingMessage};
 pub use fake::{FakeEngine, FakeSend};
 pub use inbox::Inbox;
-pub use message::{Content, Context, Media, MessageRef, OutgoingMessage, Quote};
+pub use message::{Content, Context, Media, MessageRef, OutgoingMessage, Quote, StatusPost};
 pub use unavailable::UnavailableEngine;
 
 /// Where a session's events go. Bounded: an engine that outruns wagate waits.

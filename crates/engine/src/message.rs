@@ -11,6 +11,27 @@ pub struct OutgoingMessage {
     pub content: Content,
     /// Quote and mentions; empty for most messages.
     pub context: Context,
+    /// Set for a status (story) post, sent to `status@broadcast`.
+    pub status: Option<StatusPost>,
+}
+
+/// A status (story): who sees it, and how a text status looks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusPost {
+    /// The people who may see it; WhatsApp sends it to each of their devices.
+    pub audience: Vec<ChatId>,
+    /// A text status's background colour, 0xAARRGGBB.
+    pub background_argb: u32,
+    /// A text status's font, by WhatsApp's number for it (see [`StatusPost::FONTS`]).
+    pub font: i32,
+}
+
+impl StatusPost {
+    /// The fonts WhatsApp knows, by number: system, system text, FB script, system bold,
+    /// Morning Breeze, Calistoga, Exo 2 extra bold, Courier Prime bold.
+    pub const FONTS: [i32; 8] = [0, 1, 2, 6, 7, 8, 9, 10];
+    /// The chat a status is posted to.
+    pub const CHAT: &'static str = "status@broadcast";
 }
 
 /// What a message carries, sent or received.

@@ -55,15 +55,7 @@ pub async fn send(
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<Response> {
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| IdempotencyKey::parse(s).ok())
-                .ok_or_else(|| ApiError::invalid_field("Idempotency-Key", "must be 1-255 visible ASCII characters"))?,
-        ),
-    };
+    let idempotency_key = idempotency_key(&headers)?;
     let (mut request, request_hash) = if content_is_multipart(&headers) {
         let multipart = Multipart::from_request(request, &gw).await.map_err(|r| ApiError::malformed(r.body_text()))?;
         let form = send_form::read(multipart).await?;
@@ -89,6 +81,13 @@ pub async fn send(
     request.idempotency = idempotency_key.map(|key| Idempotency { key, request_hash });
     let accepted = gw.send_message(&caller.tenant, request).await?;
     Ok(accepted_response(accepted))
+}
+
+/// The `Idempotency-Key` header, if given.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<IdempotencyKey>> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().ok().and_then(|s| IdempotencyKey::parse(s).ok());
+    key.map(Some).ok_or_else(|| ApiError::invalid_field("Idempotency-Key", "must be 1-255 visible ASCII characters"))
 }
 
 /// 202 with the message and where it lives; marked when replayed for an `Idempotency-Key`.

@@ -13,6 +13,7 @@ mod qr_image;
 mod send_body;
 mod send_form;
 mod sessions;
+mod status;
 
 use std::sync::Arc;
 
@@ -50,6 +51,12 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(messages::get, messages::cancel, messages::edit))
         .routes(routes!(messages::resend))
         .routes(routes!(messages::revoke))
+        .merge(
+            // A picture or video status comes in the body like a file to send.
+            OpenApiRouter::new()
+                .routes(routes!(status::post))
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_SEND_BODY)),
+        )
         .routes(routes!(media::get))
         .routes(routes!(contacts::check))
         .routes(routes!(contacts::list))

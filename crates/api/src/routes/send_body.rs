@@ -55,6 +55,36 @@ pub struct SendMessage {
     pub typing_ms: Option<u32>,
 }
 
+impl SendMessage {
+    /// A status post's content as a message to `status@broadcast`: text, image or video.
+    pub fn status(
+        session: Option<String>,
+        text: Option<String>,
+        image: Option<CaptionedMedia>,
+        video: Option<CaptionedMedia>,
+    ) -> Self {
+        Self {
+            session,
+            to: wagate_core::status::StatusPost::CHAT.to_owned(),
+            text,
+            image,
+            video,
+            audio: None,
+            document: None,
+            sticker: None,
+            location: None,
+            contact: None,
+            poll: None,
+            reaction: None,
+            reply_to: None,
+            mentions: None,
+            priority: None,
+            send_at: None,
+            typing_ms: None,
+        }
+    }
+}
+
 /// A file given by `url` (fetched by the server) or `data` (base64, a `data:` URL allowed).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -375,6 +405,7 @@ pub fn parse_send(gw: &Gateway, mut body: SendMessage, upload: Option<NewMedia>)
         send_at,
         typing_ms,
         idempotency: None,
+        status: None,
     })
 }
 

@@ -323,3 +323,26 @@ fn keys_from_a_contact_name_our_messages_as_our_own() {
     assert_eq!(vote.creator, Some(jid(ME)), "we created the poll the contact voted on");
     assert_eq!((vote.payload, vote.iv), (vec![9; 20], vec![8; 12]));
 }
+
+#[test]
+fn a_status_is_a_text_with_its_look_or_a_picture_or_video_for_its_audience() {
+    let post = |font| wagate_engine::StatusPost { audience: vec![chat(PEER)], background_argb: 0xFF12_3456, font };
+    let text = built(&Content::Text { body: "Open today".into() }, &Context::default());
+    let (status, audience) = super::status(text, &post(2)).expect("a text status");
+    let extended = status.extended_text_message.as_option().expect("an extended text");
+    assert_eq!(extended.text.as_deref(), Some("Open today"));
+    assert_eq!(extended.background_argb, Some(0xFF12_3456));
+    assert_eq!(extended.font.map(|f| waproto::buffa::Enumeration::to_i32(&f)), Some(2));
+    assert_eq!(audience, [jid(PEER)]);
+
+    let image = Content::Image { media: Media::from_bytes("image/jpeg", Bytes::from_static(b"jpeg")), caption: None };
+    let (status, _) = super::status(built(&image, &Context::default()), &post(0)).expect("a picture status");
+    assert!(status.image_message.as_option().is_some());
+
+    let text = || built(&Content::Text { body: "Hi".into() }, &Context::default());
+    assert!(super::status(text(), &post(3)).is_err(), "3 is not a WhatsApp font");
+    let nobody = wagate_engine::StatusPost { audience: vec![], ..post(0) };
+    assert!(super::status(text(), &nobody).is_err(), "a status needs someone to see it");
+    let location = Content::Location { latitude: 1.0, longitude: 2.0, name: None, address: None };
+    assert!(super::status(built(&location, &Context::default()), &post(0)).is_err(), "a location is no status");
+}

@@ -105,7 +105,8 @@ impl Linked {
 
     /// Sends `content` to the contact; returns its id once WhatsApp acknowledged it.
     pub async fn send(&self, content: Content, context: Context) -> WaMessageId {
-        let message = OutgoingMessage { wa_id: WaMessageId::generate(), to: self.contact_chat(), content, context };
+        let message =
+            OutgoingMessage { wa_id: WaMessageId::generate(), to: self.contact_chat(), content, context, status: None };
         let kind = message.content.kind();
         self.session.send(&message).await.unwrap_or_else(|e| panic!("sending the {kind} failed: {e}"));
         message.wa_id

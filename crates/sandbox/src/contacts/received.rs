@@ -67,6 +67,9 @@ pub struct ReceivedMessage {
     pub reply_to: Option<QuotedMessage>,
     /// The user JIDs it mentions.
     pub mentions: Vec<String>,
+    /// A text status's background colour (0xAARRGGBB) and font number.
+    pub background_argb: Option<u32>,
+    pub font: Option<i32>,
     /// When the sender sent it, unix seconds.
     pub timestamp: i64,
 }
@@ -87,6 +90,10 @@ pub(super) fn decode(received: &mut ReceivedMessage, message: &wa::Message) {
     let base = message.get_base_message();
     received.text = base.text_content().map(str::to_owned);
     received.kind = kind_and_fields(received, base).to_owned();
+    if let Some(extended) = base.extended_text_message.as_option() {
+        received.background_argb = extended.background_argb;
+        received.font = extended.font.map(|f| waproto::buffa::Enumeration::to_i32(&f));
+    }
     if let Some(context) = context_info(base) {
         received.mentions = context.mentioned_jid.clone();
         received.reply_to = context.stanza_id.clone().map(|id| QuotedMessage {

@@ -15,5 +15,6 @@ mod openapi;
 mod received;
 mod sessions;
 mod shutdown;
+mod status;
 mod typing;
 mod validation;

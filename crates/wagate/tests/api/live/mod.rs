@@ -11,6 +11,7 @@ pub(crate) mod kinds_out;
 mod linking;
 mod messaging;
 mod presence;
+mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
