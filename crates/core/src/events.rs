@@ -128,7 +128,7 @@ pub fn group_changed(
         GroupChange::Description(text) => (GROUP_UPDATED, json!({ "description": text })),
         GroupChange::Announce(on) => (GROUP_UPDATED, json!({ "announcement": on })),
         GroupChange::Locked(on) => (GROUP_UPDATED, json!({ "locked": on })),
-        GroupChange::Picture(_) => (GROUP_UPDATED, json!({ "picture": true })),
+        GroupChange::Picture(jpeg) => (GROUP_UPDATED, json!({ "picture": !jpeg.is_empty() })),
     };
     if let Some(object) = data.as_object_mut() {
         object.insert("group".into(), Value::from(group.as_str()));

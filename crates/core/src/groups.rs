@@ -2,10 +2,13 @@
 //! every answer is fresh from it.
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use time::OffsetDateTime;
 pub use wagate_engine::{Group, GroupChange, Participant, ParticipantOutcome};
 use wagate_types::{ChatId, PhoneNumber, SessionName, TenantId};
 
+use crate::media::MediaSource;
+use crate::media_send::field_error;
 use crate::sessions::engine_error;
 use crate::{Error, Gateway, Result};
 
@@ -87,6 +90,37 @@ impl Gateway {
     }
 
     /// The group's invite code; `reset` revokes the old one first.
+    /// Sets the group's picture from a client's picture (made a square JPEG), or removes
+    /// it (`None`). Needs the right to edit the group's info.
+    #[tracing::instrument(skip_all, fields(session = %session, group = %group))]
+    pub async fn set_group_picture(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        group: &ChatId,
+        picture: Option<MediaSource>,
+    ) -> Result<()> {
+        let live = self.sessions.connected(tenant, session).await?;
+        let jpeg = match picture {
+            Some(source) => self.media.profile_picture(source).await.map_err(|e| field_error("picture", e))?,
+            None => Bytes::new(),
+        };
+        let change = GroupChange::Picture(jpeg);
+        live.change_group(group, &change).await.map_err(engine_error)?;
+        self.record_own_change(tenant, session, group, &change).await
+    }
+
+    /// Where the group's picture is: a short-lived WhatsApp address, `None` without one.
+    pub async fn group_picture(
+        &self,
+        tenant: &TenantId,
+        session: &SessionName,
+        group: &ChatId,
+    ) -> Result<Option<String>> {
+        let live = self.sessions.connected(tenant, session).await?;
+        live.profile_picture(group).await.map_err(engine_error)
+    }
+
     /// Records a change the session made as the same event others' changes give (WhatsApp
     /// does not tell the author's own device), made `by` the session's own number.
     async fn record_own_change(

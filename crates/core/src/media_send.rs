@@ -64,7 +64,11 @@ fn describe(
 
 /// The media error as the client's field error (or a 413, or an internal one).
 pub(crate) fn media_error(kind: MediaKind, e: MediaError) -> Error {
-    let field = kind.as_str();
+    field_error(kind.as_str(), e)
+}
+
+/// The media error as a problem with `field` (or a 413, or an internal one).
+pub(crate) fn field_error(field: &str, e: MediaError) -> Error {
     match e {
         MediaError::Invalid(why) | MediaError::Refused(why) => Error::invalid(field, why),
         e @ MediaError::Unreachable(_) => Error::invalid(field, e.to_string()),

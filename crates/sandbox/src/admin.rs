@@ -22,6 +22,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/accounts", post(create_account).get(list_accounts))
         .route("/accounts/{phone}", get(get_account))
+        .route("/groups/{jid}/picture", get(group_picture))
         .route("/accounts/{phone}/scan", post(scan))
         .route("/accounts/{phone}/pair-code", post(pair_code))
         .route("/devices/{jid}/fault", post(fault))
@@ -60,6 +61,17 @@ async fn list_accounts(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn get_account(State(shared): State<Arc<Shared>>, Path(phone): Path<String>) -> Result<Response, ApiError> {
     Ok(Json(shared.network.account(&path_phone(&phone)?)?).into_response())
+}
+
+/// A group's picture as set by an admin (a JPEG), or 404.
+async fn group_picture(State(shared): State<Arc<Shared>>, Path(jid): Path<String>) -> Response {
+    match shared.network.group_picture(jid.split('@').next().unwrap_or_default()) {
+        Some(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg")], jpeg).into_response(),
+        None => {
+            ApiError { status: StatusCode::NOT_FOUND, code: "not_found", detail: format!("group {jid} has no picture") }
+                .into_response()
+        }
+    }
 }
 
 async fn scan(

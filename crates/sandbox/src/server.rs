@@ -94,6 +94,11 @@ impl SandboxHandle {
         format!("http://{}", self.addr)
     }
 
+    /// The picture an admin set on a group (`…@g.us`, or its number), a JPEG.
+    pub fn group_picture(&self, group: &str) -> Option<Vec<u8>> {
+        self.shared.network.group_picture(group.split('@').next().unwrap_or_default())
+    }
+
     /// Creates an account for a phone number in E.164 form, e.g. `+15550001`.
     pub fn create_account(&self, phone: &str, name: &str) -> Result<AccountInfo, SandboxError> {
         self.shared.network.create_account(PhoneNumber::parse(phone)?, name.to_owned())

@@ -362,7 +362,7 @@ fn subject(text: &str) -> ApiResult<String> {
     Ok(text.to_owned())
 }
 
-fn group_jid(input: &str) -> ApiResult<ChatId> {
+pub(super) fn group_jid(input: &str) -> ApiResult<ChatId> {
     match ChatId::parse(input) {
         Ok(chat) if chat.kind() == ChatKind::Group => Ok(chat),
         _ => Err(ApiError::invalid_field("group", "must be a group JID (…@g.us)")),

@@ -3,6 +3,7 @@
 mod chats;
 mod contacts;
 mod events;
+mod group_picture;
 mod groups;
 mod health;
 mod media;
@@ -76,4 +77,10 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(groups::invite))
         .routes(routes!(groups::revoke_invite))
         .routes(routes!(groups::leave))
+        .merge(
+            // A picture may come in the body as base64.
+            OpenApiRouter::new()
+                .routes(routes!(group_picture::get, group_picture::set, group_picture::remove))
+                .layer(axum::extract::DefaultBodyLimit::max(MAX_SEND_BODY)),
+        )
 }

@@ -111,6 +111,23 @@ pub fn sticker(bytes: &[u8]) -> Result<Picture, MediaError> {
     })
 }
 
+/// Side of a group or profile picture, as WhatsApp's apps upload them.
+pub const PROFILE_SIDE: u32 = 640;
+
+/// Any picture as a profile or group picture: the largest centred square, at most
+/// [`PROFILE_SIDE`] on a side, as a JPEG (WhatsApp shows these square and takes JPEG).
+pub fn profile_picture(bytes: &[u8]) -> Result<Bytes, MediaError> {
+    let (_, picture) = decode(bytes)?;
+    let side = picture.width().min(picture.height());
+    let square = picture.crop_imm((picture.width() - side) / 2, (picture.height() - side) / 2, side, side);
+    let square = if side > PROFILE_SIDE {
+        square.resize_exact(PROFILE_SIDE, PROFILE_SIDE, FilterType::Lanczos3)
+    } else {
+        square
+    };
+    to_jpeg(&square, 85)
+}
+
 /// The small JPEG preview of a picture.
 pub fn thumbnail(picture: &DynamicImage) -> Result<Bytes, MediaError> {
     to_jpeg(&picture.thumbnail(THUMBNAIL_SIDE, THUMBNAIL_SIDE), 60)
@@ -141,6 +158,17 @@ fn to_jpeg(picture: &DynamicImage, quality: u8) -> Result<Bytes, MediaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_profile_picture_is_the_centred_square_as_a_jpeg_of_at_most_640() {
+        let wide = profile_picture(&png(1600, 900)).unwrap();
+        let (format, picture) = decode(&wide).unwrap();
+        assert_eq!((format, picture.width(), picture.height()), (ImageFormat::Jpeg, 640, 640));
+        let small = profile_picture(&png(300, 200)).unwrap();
+        let (_, picture) = decode(&small).unwrap();
+        assert_eq!((picture.width(), picture.height()), (200, 200), "not enlarged");
+        assert!(profile_picture(b"not a picture").is_err());
+    }
 
     /// A PNG of `width`×`height` with a gradient and a transparent corner.
     pub fn png(width: u32, height: u32) -> Bytes {

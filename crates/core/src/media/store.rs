@@ -66,6 +66,24 @@ impl MediaStore {
         source: MediaSource,
         images: &ImagePolicy,
     ) -> Result<StoredMedia, MediaError> {
+        let (bytes, filename, claimed) = self.load(source).await?;
+        let policy = *images;
+        let prepared = tokio::task::spawn_blocking(move || prepare(kind, bytes, filename, claimed, &policy))
+            .await
+            .context("prepare media")??;
+        let id = uuid::Uuid::now_v7().to_string();
+        self.keep(tenant, &id, prepared).await
+    }
+
+    /// A client's picture made a group or profile picture (a square JPEG); nothing kept.
+    pub async fn profile_picture(&self, source: MediaSource) -> Result<Bytes, MediaError> {
+        let (bytes, _, _) = self.load(source).await?;
+        tokio::task::spawn_blocking(move || super::images::profile_picture(&bytes)).await.context("prepare picture")?
+    }
+
+    /// A client's file, fetched, decoded or taken as uploaded, within the size limit;
+    /// with its file name and the type the client claimed, if any.
+    async fn load(&self, source: MediaSource) -> Result<(Bytes, Option<String>, Option<String>), MediaError> {
         let max = self.inner.config.max_bytes;
         let (bytes, filename, claimed) = match source {
             MediaSource::Url(url) => {
@@ -86,12 +104,7 @@ impl MediaStore {
         if bytes.is_empty() {
             return Err(MediaError::Invalid("the file is empty".to_owned()));
         }
-        let policy = *images;
-        let prepared = tokio::task::spawn_blocking(move || prepare(kind, bytes, filename, claimed, &policy))
-            .await
-            .context("prepare media")??;
-        let id = uuid::Uuid::now_v7().to_string();
-        self.keep(tenant, &id, prepared).await
+        Ok((bytes, filename, claimed))
     }
 
     /// Keeps media a session received, under the id the caller gives (the received

@@ -7,6 +7,7 @@ mod basic;
 mod encrypt;
 mod groups;
 mod media_conn;
+mod picture;
 mod usync;
 
 use wacore_binary::builder::NodeBuilder;
@@ -79,6 +80,7 @@ pub(crate) fn answer(context: &Context<'_>, iq: &Node) -> Vec<Node> {
         "w:m" => media_conn::answer(context, &request),
         "w:sync:app:state" => appstate::answer(&request),
         "w:g2" => groups::answer(context, &request),
+        "w:profile:picture" => picture::answer(context, &request),
         _ => Err(IqError::NOT_IMPLEMENTED),
     };
     answer.unwrap_or_else(|error| {

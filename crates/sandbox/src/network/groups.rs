@@ -40,6 +40,8 @@ pub(crate) struct Group {
     pub(crate) invite: String,
     /// Counts invite revocations and notifications, for fresh codes and ids.
     pub(crate) generation: u64,
+    /// The group's picture (a JPEG) and its id, once an admin set one.
+    pub(crate) picture: Option<(u64, Vec<u8>)>,
 }
 
 impl Group {
@@ -118,6 +120,7 @@ impl Network {
             announcement: false,
             locked: false,
             generation: 0,
+            picture: None,
         };
         let node = group.node();
         state.groups.insert(id, group);
@@ -125,6 +128,11 @@ impl Network {
     }
 
     /// Runs `f` on the group `jid` names, if it exists.
+    /// The picture of the group whose JID's user part is `group`, if it has one.
+    pub(crate) fn group_picture(&self, group: &str) -> Option<Vec<u8>> {
+        self.lock().groups.get(group)?.picture.as_ref().map(|(_, jpeg)| jpeg.clone())
+    }
+
     pub(crate) fn with_group<T>(&self, jid: &Jid, f: impl FnOnce(&mut Group) -> T) -> Option<T> {
         self.lock().groups.get_mut(jid.user.as_str()).map(f)
     }

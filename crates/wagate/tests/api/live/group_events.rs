@@ -60,3 +60,51 @@ async fn group_changes_are_events_of_the_session_that_saw_them_and_the_one_that_
     assert!(at(&|d| d["subject"] == "Team A") < at(&|d| d["action"] == "add"), "{data:#?}");
     assert!(at(&|d| d["action"] == "add") < at(&|d| d["action"] == "promote"), "{data:#?}");
 }
+
+#[tokio::test]
+async fn a_group_picture_is_set_as_a_square_jpeg_seen_by_members_and_removed() {
+    let live = spawn_live().await;
+    live.linked("default", SHOP, "Shop").await;
+    live.linked("desk", DESK, "Desk").await;
+    let created = live.app.post("/api/v1/groups", json!({ "subject": "Team", "participants": [DESK] })).await;
+    let jid = created.json::<Value>().await.unwrap()["jid"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/groups/{jid}/picture");
+    let no_picture: Value = live.app.get(&format!("{path}?session=desk")).await.json().await.unwrap();
+    assert_eq!(no_picture["url"], Value::Null, "{no_picture}");
+
+    let logo = super::kinds_out::png(1000, 800);
+    let set = live.app.request(Method::PUT, &path).json(&json!({ "data": super::kinds_out::b64(&logo) }));
+    assert_eq!(set.send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    let jpeg = live.sandbox.group_picture(&jid).expect("WhatsApp has the picture");
+    let picture = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).expect("a JPEG");
+    assert_eq!((picture.width(), picture.height()), (640, 640), "the centred square, 640 on a side");
+    let seen: Value = live.app.get(&format!("{path}?session=desk")).await.json().await.unwrap();
+    assert!(seen["url"].as_str().is_some_and(|u| u.starts_with("https://")), "a member sees it: {seen}");
+    let events: Value = live.app.get("/api/v1/events?session=default&types=group.updated").await.json().await.unwrap();
+    assert!(events["data"].as_array().unwrap().iter().any(|e| e["data"]["picture"] == true), "{events:#}");
+
+    // A member who is not an admin may not change it once the group is locked.
+    let locked = live.app.request(Method::PATCH, &format!("/api/v1/groups/{jid}")).json(&json!({ "locked": true }));
+    assert_eq!(locked.send().await.unwrap().status(), StatusCode::OK);
+    let by_desk = json!({ "session": "desk", "data": super::kinds_out::b64(&logo) });
+    let refused = live.app.request(Method::PUT, &path).json(&by_desk).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.json::<Value>().await.unwrap()["code"], "whatsapp_refused");
+
+    for bad in
+        [json!({ "data": "bm90IGEgcGljdHVyZQ==" }), json!({}), json!({ "url": "https://x.test/a.png", "data": "aGk=" })]
+    {
+        let response = live.app.request(Method::PUT, &path).json(&bad).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let not_a_group =
+        live.app.request(Method::PUT, "/api/v1/groups/+4915110000083/picture").json(&json!({ "data": "aGk=" }));
+    assert_eq!(not_a_group.send().await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(live.sandbox.group_picture(&jid), Some(jpeg), "refused changes changed nothing");
+
+    let removed = live.app.request(Method::DELETE, &path).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(live.sandbox.group_picture(&jid), None);
+    let gone: Value = live.app.get(&path).await.json().await.unwrap();
+    assert_eq!(gone["url"], Value::Null);
+}
