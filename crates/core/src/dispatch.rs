@@ -69,7 +69,7 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
         let claimed = store.claim_next(rt.id, now, now + config.lease).await;
         match claimed {
             Ok(Some(message)) => {
-                let result = attempt(&rt, &message, media.get(), &config).await;
+                let result = attempt(&rt, &store, &message, media.get(), &config).await;
                 let reached_whatsapp = !matches!(result, AttemptResult::NotAttempted);
                 record(&store, &message, &result).await;
                 if reached_whatsapp {
@@ -91,11 +91,17 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
 #[tracing::instrument(skip_all, fields(session = %rt.name, message_id = %message.id))]
 async fn attempt(
     rt: &Runtime,
+    store: &Store,
     message: &MessageRecord,
     media: Option<&MediaStore>,
     config: &DispatchConfig,
 ) -> AttemptResult {
     let now = OffsetDateTime::now_utc();
+    if matches!(message.kind.as_str(), "edit" | "revoke")
+        && let Err(e) = crate::updates::apply_to_original(store, message).await
+    {
+        warn!(error = %e, "could not apply the change to the original message");
+    }
     let content = if is_media(&message.kind) {
         match media {
             Some(media) => media_send::engine_content(media, message).await,

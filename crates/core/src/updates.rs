@@ -1,11 +1,14 @@
 //! Editing and deleting (revoking) messages wagate sent. Each queues a message of its
 //! own (`edit`, `revoke`) that goes out through the session's queue like any other,
-//! and changes the stored original at once, so clients see the new state right away.
+//! and changes the stored original at once, so clients see the new state right away;
+//! the dispatcher applies it again before sending, which makes the change survive a
+//! crash right after the update was accepted.
 
 use anyhow::Context;
-use serde_json::json;
+use serde_json::{Value, json};
 use time::OffsetDateTime;
-use wagate_store::{MessageRecord, NewMessage};
+use time::format_description::well_known::Rfc3339;
+use wagate_store::{MessageRecord, NewMessage, Store};
 use wagate_types::{Direction, MessageId, MessageStatus, Priority, TenantId, WaMessageId};
 
 use crate::content::{MAX_TEXT, set_text, set_time, target_json};
@@ -32,15 +35,7 @@ impl Gateway {
         let mut change = target_json(&target);
         change["text"] = json!(text);
         let accepted = self.accept(update_message(tenant, &target, "edit", json!({ "edit": change }))).await?;
-        let now = OffsetDateTime::now_utc();
-        self.store
-            .update_content(tenant, id, now, |kind, content| {
-                let edited = set_text(kind, content, Some(&text));
-                set_time(content, "edited_at", now);
-                edited
-            })
-            .await
-            .context("store the edited text")?;
+        apply_to_original(&self.store, &accepted.message).await.context("store the edited text")?;
         Ok(accepted)
     }
 
@@ -50,15 +45,7 @@ impl Gateway {
         let target = self.changeable(tenant, id, "revoked").await?;
         let content = json!({ "revoke": target_json(&target) });
         let accepted = self.accept(update_message(tenant, &target, "revoke", content)).await?;
-        let now = OffsetDateTime::now_utc();
-        self.store
-            .update_content(tenant, id, now, |kind, content| {
-                set_text(kind, content, None);
-                set_time(content, "revoked_at", now);
-                true
-            })
-            .await
-            .context("mark the message revoked")?;
+        apply_to_original(&self.store, &accepted.message).await.context("mark the message revoked")?;
         Ok(accepted)
     }
 
@@ -83,6 +70,57 @@ impl Gateway {
         }
         Ok(target)
     }
+}
+
+/// Applies a queued `edit` or `revoke` to the original it names, as of the update's
+/// acceptance time, unless that or a later change is there already. It runs when the
+/// update is accepted (so clients see it at once) and again when it is sent, so a crash
+/// between accepting the update and changing the original still ends with the
+/// original changed, and an older edit sent late never undoes a newer one.
+pub(crate) async fn apply_to_original(store: &Store, update: &MessageRecord) -> anyhow::Result<()> {
+    let Some(change) = update.content.get(&update.kind) else { return Ok(()) };
+    let Some(original) = change.get("message_id").and_then(Value::as_str).and_then(|id| MessageId::parse(id).ok())
+    else {
+        return Ok(());
+    };
+    let at = update.created_at;
+    let after = |content: &Value, key: &str| {
+        content
+            .get(key)
+            .and_then(Value::as_str)
+            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok())
+            .is_some_and(|done| done >= at)
+    };
+    let now = OffsetDateTime::now_utc();
+    match update.kind.as_str() {
+        "edit" => {
+            let text = change.get("text").and_then(Value::as_str).unwrap_or_default().to_owned();
+            store
+                .update_content(&update.tenant, original, now, |kind, content| {
+                    if after(content, "edited_at") || content.get("revoked_at").is_some_and(|v| !v.is_null()) {
+                        return false;
+                    }
+                    let edited = set_text(kind, content, Some(&text));
+                    set_time(content, "edited_at", at);
+                    edited
+                })
+                .await?;
+        }
+        "revoke" => {
+            store
+                .update_content(&update.tenant, original, now, |kind, content| {
+                    if content.get("revoked_at").is_some_and(|v| !v.is_null()) {
+                        return false;
+                    }
+                    set_text(kind, content, None);
+                    set_time(content, "revoked_at", at);
+                    true
+                })
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// An `edit` or `revoke` message to the original's chat. High priority: a correction

@@ -6,7 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use wagate_engine::{Content, Context, IncomingMessage, MessageRef, Quote};
-use wagate_types::{ChatId, WaMessageId};
+use wagate_store::NewMessage;
+use wagate_types::{ChatId, MessageId, Priority, SessionName, TenantId, WaMessageId};
 
 use crate::helpers::{TestApp, assert_problem, eventually, phone};
 use crate::kinds::{TO, app, send};
@@ -226,4 +227,51 @@ async fn sent_messages_can_be_edited_and_revoked_once_sent() {
     assert_problem(revoke_queued, StatusCode::CONFLICT, "not_editable").await;
     let empty = app.request(Method::PATCH, &format!("/api/v1/messages/{queued_id}")).json(&json!({ "text": " " }));
     assert_problem(empty.send().await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+}
+
+/// An edit of `original` queued as a message of its own, as the API stores it.
+fn queued_edit(session: &wagate_store::SessionRecord, original: &Value, text: &str, at: OffsetDateTime) -> NewMessage {
+    let field = |key: &str| original[key].as_str().unwrap().to_owned();
+    NewMessage {
+        id: MessageId::new(),
+        tenant: session.tenant.clone(),
+        session_id: session.id,
+        session_name: session.name.clone(),
+        chat: ChatId::parse(&field("chat")).unwrap(),
+        recipient: field("to"),
+        kind: "edit".into(),
+        content: json!({ "edit": { "message_id": field("id"), "wa_id": field("wa_id"), "sender": null, "text": text } }),
+        wa_id: WaMessageId::generate(),
+        priority: Priority::High,
+        send_at: None,
+        created_at: at,
+        idempotency: None,
+    }
+}
+
+#[tokio::test]
+async fn an_edit_accepted_just_before_a_crash_still_changes_the_original_and_never_undoes_a_newer_one() {
+    let app = app().await;
+    let (original, _) = send(&app, json!({ "text": "Ships Monday" })).await;
+    let id = original["id"].as_str().unwrap();
+    let default = SessionName::parse("default").unwrap();
+    let session = app.gateway.store.session(&TenantId::default_tenant(), &default).await.unwrap().unwrap();
+    let queue = |edit: NewMessage| async {
+        let edit_id = edit.id.to_string();
+        app.gateway.store.accept_messages(&[edit]).await.unwrap();
+        app.gateway.sessions.wake(session.id);
+        app.wait_for_message(&edit_id, "sent").await;
+    };
+
+    // Stored, then the process died before the original was changed: the queue sends
+    // the edit and the original follows.
+    let early = OffsetDateTime::now_utc();
+    queue(queued_edit(&session, &original, "Ships Tuesday", early)).await;
+    assert_eq!(app.message(id).await["text"], "Ships Tuesday");
+
+    // A newer edit through the API, then an older one sent late: the newer text stays.
+    let patch = app.request(Method::PATCH, &format!("/api/v1/messages/{id}")).json(&json!({ "text": "Ships Friday" }));
+    assert_eq!(patch.send().await.unwrap().status(), StatusCode::ACCEPTED);
+    queue(queued_edit(&session, &original, "Ships Wednesday", early + time::Duration::milliseconds(1))).await;
+    assert_eq!(app.message(id).await["text"], "Ships Friday");
 }
