@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use wagate_core::GatewayConfig;
 use wagate_core::dispatch::DispatchConfig;
-use wagate_core::media::{AllowList, ImagePolicy, MediaConfig};
+use wagate_core::media::{AllowList, ImagePolicy, MediaConfig, S3Config};
 use wagate_store::SessionSettings;
 use wagate_types::Country;
 
@@ -80,6 +80,68 @@ pub struct Media {
     pub jpeg_quality: u8,
     /// Re-encode pictures sent as images to JPEG; `false` sends them as given.
     pub reencode_images: bool,
+    /// Keep media in S3-compatible storage instead of `dir`.
+    pub s3: Option<S3>,
+}
+
+/// An S3-compatible bucket for media (AWS S3, MinIO, Cloudflare R2, …).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3 {
+    /// `https://s3.eu-central-1.amazonaws.com`, `http://127.0.0.1:9000`, …
+    pub endpoint: String,
+    pub bucket: String,
+    #[serde(default = "S3::default_region")]
+    pub region: String,
+    pub access_key: String,
+    #[serde(default, serialize_with = "hide")]
+    pub secret_key: Option<SecretString>,
+    /// A file holding `secret_key`.
+    #[serde(default)]
+    pub secret_key_file: Option<PathBuf>,
+    /// `endpoint/bucket/key` rather than `bucket.endpoint/key`.
+    #[serde(default = "S3::default_path_style")]
+    pub path_style: bool,
+    /// Put before every media id, e.g. `wagate/`.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+impl S3 {
+    fn default_region() -> String {
+        "us-east-1".to_owned()
+    }
+
+    fn default_path_style() -> bool {
+        true
+    }
+
+    fn settings(&self) -> anyhow::Result<S3Config> {
+        let endpoint = url::Url::parse(&self.endpoint).context("media.s3.endpoint is not a URL")?;
+        if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
+            bail!("media.s3.endpoint must be an http(s) URL with a host");
+        }
+        if self.bucket.trim().is_empty() || self.access_key.trim().is_empty() {
+            bail!("media.s3.bucket and media.s3.access_key must not be empty");
+        }
+        let secret = match (&self.secret_key, &self.secret_key_file) {
+            (Some(key), None) => key.expose_secret().to_owned(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("read media.s3.secret_key_file {}", path.display()))?
+                .trim()
+                .to_owned(),
+            _ => bail!("give media.s3.secret_key or media.s3.secret_key_file, one of them"),
+        };
+        Ok(S3Config {
+            endpoint,
+            bucket: self.bucket.clone(),
+            region: self.region.clone(),
+            access_key: self.access_key.clone(),
+            secret_key: secret,
+            path_style: self.path_style,
+            prefix: self.prefix.clone(),
+        })
+    }
 }
 
 impl Default for Media {
@@ -94,6 +156,7 @@ impl Default for Media {
             image_max_side: media.images.max_side,
             jpeg_quality: media.images.jpeg_quality,
             reencode_images: media.images.reencode,
+            s3: None,
         }
     }
 }
@@ -221,6 +284,7 @@ impl Config {
                 jpeg_quality: media.jpeg_quality,
                 reencode: media.reencode_images,
             },
+            s3: media.s3.as_ref().map(S3::settings).transpose()?,
         })
     }
 
@@ -339,6 +403,42 @@ mod tests {
             assert!(format!("{err:#}").contains("10.0.0.0/33"), "{err:#}");
             jail.create_file("wagate.toml", "[media]\njpeg_quality = 0\n")?;
             assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn media_can_go_to_an_s3_bucket_whose_secret_never_shows() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WAGATE_MEDIA__S3__ENDPOINT", "http://127.0.0.1:9000");
+            jail.set_env("WAGATE_MEDIA__S3__BUCKET", "media");
+            jail.set_env("WAGATE_MEDIA__S3__ACCESS_KEY", "AKIA1");
+            jail.create_file("s3-secret", "very-secret-value\n")?;
+            jail.set_env("WAGATE_MEDIA__S3__SECRET_KEY_FILE", "s3-secret");
+            let config = Config::load(None).expect("loads");
+            let s3 = config.media().expect("media settings").s3.expect("S3 is set");
+            assert_eq!((s3.bucket.as_str(), s3.region.as_str(), s3.path_style), ("media", "us-east-1", true));
+            assert_eq!(s3.secret_key, "very-secret-value");
+            assert!(!format!("{s3:?}").contains("very-secret"), "Debug hides the secret");
+
+            jail.set_env("WAGATE_MEDIA__S3__SECRET_KEY", "another");
+            assert!(Config::load(None).is_err(), "a secret and a secret file at once");
+
+            jail.clear_env();
+            let s3 = |endpoint: &str| {
+                format!(
+                    "[media.s3]\nendpoint = \"{endpoint}\"\nbucket = \"media\"\naccess_key = \"A\"\nsecret_key = \"S\"\n"
+                )
+            };
+            jail.create_file("wagate.toml", &s3("https://s3.eu-central-1.amazonaws.com"))?;
+            assert!(Config::load(None).expect("loads").media().unwrap().s3.is_some());
+            jail.create_file("wagate.toml", &s3("ftp://example.com"))?;
+            assert!(Config::load(None).is_err(), "only http(s) endpoints");
+            jail.create_file(
+                "wagate.toml",
+                "[media.s3]\nendpoint = \"http://x\"\nbucket = \"media\"\naccess_key = \"A\"\n",
+            )?;
+            assert!(Config::load(None).is_err(), "no secret");
             Ok(())
         });
     }

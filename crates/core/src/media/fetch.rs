@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode, body::Incoming};
 use hyper_util::rt::TokioIo;
@@ -50,15 +50,7 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(allow: AllowList, timeout: Duration) -> anyhow::Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-        let mut config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| anyhow::anyhow!("TLS versions for media fetches: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Ok(Self { allow: Arc::new(allow), tls: TlsConnector::from(Arc::new(config)), timeout })
+        Ok(Self { allow: Arc::new(allow), tls: tls_connector()?, timeout })
     }
 
     /// Downloads `url`, following up to [`MAX_REDIRECTS`] redirects, each checked like
@@ -121,40 +113,68 @@ impl Fetcher {
         let host = url.host().ok_or_else(|| MediaError::Refused("a URL without a host".to_owned()))?;
         let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
         let addrs = guard::resolve(&host, port, &self.allow).await?;
-        let tcp = connect(&addrs).await?;
-
-        let authority = match url.port() {
-            Some(port) => format!("{host}:{port}"),
-            None => host.to_string(),
-        };
-        let path = match url.query() {
-            Some(query) => format!("{}?{query}", url.path()),
-            None => url.path().to_owned(),
-        };
-        let request = Request::get(path)
-            .header(header::HOST, &authority)
-            .header(header::USER_AGENT, HeaderValue::from_static(concat!("wagate/", env!("CARGO_PKG_VERSION"))))
-            .header(header::ACCEPT, HeaderValue::from_static("*/*"))
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| MediaError::Invalid(format!("url cannot be requested: {e}")))?;
-
-        if https {
-            let name = match host {
-                url::Host::Domain(name) => rustls::pki_types::ServerName::try_from(name.to_owned())
-                    .map_err(|e| MediaError::Invalid(format!("url host is not a TLS name: {e}")))?,
-                url::Host::Ipv4(ip) => rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
-                url::Host::Ipv6(ip) => rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
-            };
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| MediaError::Unreachable(format!("TLS with {authority} failed: {e}")))?;
-            send(tls, request).await
-        } else {
-            send(tcp, request).await
-        }
+        let request = request(hyper::Method::GET, url, Bytes::new())?;
+        exchange(&self.tls, url, &addrs, request).await
     }
+}
+
+/// TLS for outgoing requests: rustls with its ring provider and the web's root
+/// certificates, HTTP/1.1 only.
+pub(super) fn tls_connector() -> anyhow::Result<TlsConnector> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| anyhow::anyhow!("TLS versions for outgoing requests: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// A request for `url` with `body`, addressed as HTTP/1.1 wants it.
+pub(super) fn request(method: hyper::Method, url: &Url, body: Bytes) -> Result<Request<Full<Bytes>>, MediaError> {
+    let host = url.host_str().ok_or_else(|| MediaError::Refused("a URL without a host".to_owned()))?;
+    let authority = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, &authority)
+        .header(header::USER_AGENT, HeaderValue::from_static(concat!("wagate/", env!("CARGO_PKG_VERSION"))))
+        .header(header::ACCEPT, HeaderValue::from_static("*/*"))
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Full::new(body))
+        .map_err(|e| MediaError::Invalid(format!("url cannot be requested: {e}")))
+}
+
+/// Sends `request` to `url`'s host at one of `addrs`, over TLS when `url` is https.
+pub(super) async fn exchange(
+    tls: &TlsConnector,
+    url: &Url,
+    addrs: &[SocketAddr],
+    request: Request<Full<Bytes>>,
+) -> Result<Exchange, MediaError> {
+    let tcp = connect(addrs).await?;
+    if url.scheme() != "https" {
+        return send(tcp, request).await;
+    }
+    let name = match url.host().ok_or_else(|| MediaError::Refused("a URL without a host".to_owned()))? {
+        url::Host::Domain(name) => rustls::pki_types::ServerName::try_from(name.to_owned())
+            .map_err(|e| MediaError::Invalid(format!("url host is not a TLS name: {e}")))?,
+        url::Host::Ipv4(ip) => rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::V4(ip).into()),
+        url::Host::Ipv6(ip) => rustls::pki_types::ServerName::IpAddress(std::net::IpAddr::V6(ip).into()),
+    };
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let tls =
+        tls.connect(name, tcp).await.map_err(|e| MediaError::Unreachable(format!("TLS with {host} failed: {e}")))?;
+    send(tls, request).await
 }
 
 async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, MediaError> {
@@ -171,7 +191,7 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, MediaError> {
 
 /// Sends one HTTP/1.1 request on `stream`. The connection task ends with the response
 /// (or is aborted when the caller gives up, such as on a timeout).
-async fn send<S>(stream: S, request: Request<Empty<Bytes>>) -> Result<Exchange, MediaError>
+async fn send<S>(stream: S, request: Request<Full<Bytes>>) -> Result<Exchange, MediaError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -185,7 +205,7 @@ where
 }
 
 /// Reads the body, refusing it as soon as it is known to pass `max_bytes`.
-async fn read_body(exchange: Exchange, max_bytes: u64) -> Result<Bytes, MediaError> {
+pub(super) async fn read_body(exchange: Exchange, max_bytes: u64) -> Result<Bytes, MediaError> {
     let Exchange { response, _connection } = exchange;
     let announced = response
         .headers()
@@ -218,8 +238,8 @@ fn filename_of(url: &Url) -> Option<String> {
 
 /// A response and the task driving its connection, which must live while the body is
 /// read.
-struct Exchange {
-    response: Response<Incoming>,
+pub(super) struct Exchange {
+    pub(super) response: Response<Incoming>,
     _connection: AbortOnDrop,
 }
 

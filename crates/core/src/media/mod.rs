@@ -15,7 +15,9 @@ mod duration;
 mod fetch;
 pub mod guard;
 mod images;
+mod s3;
 mod sniff;
+mod storage;
 mod store;
 #[cfg(test)]
 mod tests;
@@ -24,6 +26,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use guard::AllowList;
+pub use s3::S3Config;
 pub use store::MediaStore;
 
 /// Where media goes and what may come in.
@@ -39,6 +42,8 @@ pub struct MediaConfig {
     pub allow: AllowList,
     /// How pictures sent as `image` are prepared, unless a caller says otherwise.
     pub images: ImagePolicy,
+    /// Keep files in S3-compatible storage instead of `dir`.
+    pub s3: Option<S3Config>,
 }
 
 impl Default for MediaConfig {
@@ -49,6 +54,7 @@ impl Default for MediaConfig {
             fetch_timeout: Duration::from_secs(30),
             allow: AllowList::default(),
             images: ImagePolicy::default(),
+            s3: None,
         }
     }
 }

@@ -13,11 +13,14 @@ use wagate_types::TenantId;
 
 use super::blobs::Blobs;
 use super::fetch::Fetcher;
+use super::s3::S3Blobs;
+use super::storage::Storage;
 use super::{
     ImagePolicy, MediaConfig, MediaError, MediaKind, MediaSource, StoredMedia, clean_filename, duration, images, sniff,
 };
 
-/// Media files under the media directory, described by rows in the store.
+/// Media files (in the media directory, or in S3-compatible storage), described by
+/// rows in the store.
 #[derive(Clone)]
 pub struct MediaStore {
     inner: Arc<Inner>,
@@ -25,7 +28,7 @@ pub struct MediaStore {
 
 struct Inner {
     store: Store,
-    blobs: Blobs,
+    storage: Storage,
     fetcher: Fetcher,
     config: MediaConfig,
 }
@@ -43,12 +46,15 @@ struct Prepared {
 }
 
 impl MediaStore {
-    /// Opens the media directory (creating it, sweeping half-written files) and sets up
-    /// the URL fetcher.
+    /// Opens the media directory (sweeping half-written files) or the S3 bucket, and
+    /// sets up the URL fetcher.
     pub fn new(store: Store, config: MediaConfig) -> anyhow::Result<Self> {
-        let blobs = Blobs::open(&config.dir)?;
+        let storage = match &config.s3 {
+            Some(s3) => Storage::S3(Box::new(S3Blobs::new(s3, config.max_bytes)?)),
+            None => Storage::Disk(Blobs::open(&config.dir)?),
+        };
         let fetcher = Fetcher::new(config.allow.clone(), config.fetch_timeout).context("set up media fetching")?;
-        Ok(Self { inner: Arc::new(Inner { store, blobs, fetcher, config }) })
+        Ok(Self { inner: Arc::new(Inner { store, storage, fetcher, config }) })
     }
 
     pub fn config(&self) -> &MediaConfig {
@@ -164,7 +170,7 @@ impl MediaStore {
         if self.inner.store.media(tenant, id).await?.is_none() {
             return Ok(None);
         }
-        match self.inner.blobs.read(id).await? {
+        match self.inner.storage.read(id).await? {
             Some(bytes) => Ok(Some(bytes)),
             None => Err(MediaError::Internal(anyhow::anyhow!("media {id} has a row but no file"))),
         }
@@ -187,10 +193,7 @@ impl MediaStore {
             thumbnail: prepared.thumbnail.map(|t| t.to_vec()),
             created_at: OffsetDateTime::now_utc(),
         };
-        let blobs = self.inner.blobs.clone();
-        let file_id = id.to_owned();
-        let bytes = prepared.bytes;
-        tokio::task::spawn_blocking(move || blobs.write(&file_id, &bytes)).await.context("write media file")??;
+        self.inner.storage.write(id, prepared.bytes).await?;
         match self.inner.store.insert_media(&record).await {
             Ok(true) => stored(record),
             // Another put of the same id won the race; its row (and identical file) stand.
@@ -199,7 +202,7 @@ impl MediaStore {
                 .await?
                 .ok_or_else(|| MediaError::Internal(anyhow::anyhow!("media id {id} is taken by another tenant"))),
             Err(e) => {
-                if let Err(cleanup) = self.inner.blobs.remove(id).await {
+                if let Err(cleanup) = self.inner.storage.remove(id).await {
                     tracing::warn!(error = %format!("{cleanup:#}"), "media file left without a row");
                 }
                 Err(e.into())

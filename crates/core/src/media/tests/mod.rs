@@ -3,6 +3,7 @@
 
 mod fetching;
 mod ingesting;
+mod s3;
 
 use std::net::SocketAddr;
 use std::time::Duration;
