@@ -4,9 +4,10 @@
 
 use serde_json::{Value, json};
 use wagate_engine::{Content, Media};
+use wagate_store::ImageSettings;
 use wagate_types::TenantId;
 
-use crate::media::{MediaError, MediaKind, MediaSource, MediaStore, StoredMedia};
+use crate::media::{ImagePolicy, MediaError, MediaKind, MediaSource, MediaStore, StoredMedia};
 use crate::{Error, MessageRecord};
 
 /// A file to send and what goes with it.
@@ -24,10 +25,20 @@ pub struct NewMedia {
     pub mimetype: Option<String>,
 }
 
-/// Takes the file in and returns the stored content (`{"image": {...}}`).
-pub(crate) async fn ingest(media: &MediaStore, tenant: &TenantId, new: NewMedia) -> crate::Result<Value> {
+/// Takes the file in, pictures prepared by `images` (the gateway's `[media]` settings
+/// when `None`), and returns the stored content (`{"image": {...}}`).
+pub(crate) async fn ingest(
+    media: &MediaStore,
+    tenant: &TenantId,
+    new: NewMedia,
+    images: Option<ImageSettings>,
+) -> crate::Result<Value> {
     let kind = new.kind;
-    let policy = media.config().images;
+    let policy = images.map_or(media.config().images, |i| ImagePolicy {
+        max_side: i.max_side,
+        jpeg_quality: i.jpeg_quality,
+        reencode: i.reencode,
+    });
     let stored = media.ingest(tenant, kind, new.source, &policy).await.map_err(|e| media_error(kind, e))?;
     Ok(json!({ kind.as_str(): describe(&stored, kind, new.caption, new.ptt, new.filename, new.mimetype) }))
 }

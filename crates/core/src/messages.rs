@@ -90,7 +90,10 @@ impl Gateway {
                     self.related(tenant, message_id, session_id, &request.to.chat, "reaction.message_id").await?;
                 plain_json(&request.content, Some(&target))
             }
-            NewContent::Media(media) => media_send::ingest(&self.media, tenant, media).await?,
+            NewContent::Media(media) => {
+                let images = self.sessions.get(tenant, &request.session).await?.settings.images;
+                media_send::ingest(&self.media, tenant, media, images).await?
+            }
             other => plain_json(&other, None),
         };
         let message = NewMessage {

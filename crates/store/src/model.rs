@@ -15,13 +15,26 @@ pub struct SessionSettings {
     pub throttle_min_ms: u64,
     /// Longest pause between two sends, in milliseconds.
     pub throttle_max_ms: u64,
+    /// How this session's pictures are prepared; `None`: the gateway's `[media]` settings.
+    pub images: Option<ImageSettings>,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
         // A cold number sending like a person: one message every 8–22 seconds.
-        Self { throttle_min_ms: 8_000, throttle_max_ms: 22_000 }
+        Self { throttle_min_ms: 8_000, throttle_max_ms: 22_000, images: None }
     }
+}
+
+/// How pictures sent as `image` are prepared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageSettings {
+    /// The longest side of a re-encoded picture, in pixels.
+    pub max_side: u32,
+    /// JPEG quality (1–100) of a re-encoded picture.
+    pub jpeg_quality: u8,
+    /// `false`: pictures go as given.
+    pub reencode: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

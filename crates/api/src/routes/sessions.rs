@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wagate_core::sessions::Qr;
 use wagate_core::{Gateway, SessionRecord, SessionSettings};
+use wagate_store::ImageSettings;
 use wagate_types::{PhoneNumber, SessionName, SessionStatus};
 
 use crate::auth::Caller;
@@ -37,7 +38,56 @@ pub struct Session {
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    throttle: Throttle,
+    /// Left out when changing: kept as it is.
+    throttle: Option<Throttle>,
+    /// How this session's pictures are prepared; `null`: the gateway's `[media]`
+    /// settings. Left out when changing: kept as it is.
+    #[serde(default, deserialize_with = "present")]
+    images: Option<Option<Images>>,
+}
+
+/// A field that may be `null` (set to nothing) or left out (kept).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// How pictures sent as `image` are prepared.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Images {
+    /// The longest side of a re-encoded picture, 64–4096 pixels.
+    #[schema(example = 1280)]
+    max_side: u32,
+    /// JPEG quality, 1–100.
+    #[schema(example = 78)]
+    jpeg_quality: u8,
+    /// `false`: pictures go as given (they must still be JPEG, PNG, WebP or GIF).
+    reencode: bool,
+}
+
+impl Settings {
+    /// Changes `settings` by what was given; every field is checked first.
+    fn apply(self, settings: &mut SessionSettings) -> ApiResult<()> {
+        if let Some(Some(images)) = &self.images {
+            if !(64..=4096).contains(&images.max_side) {
+                return Err(ApiError::invalid_field("settings.images.max_side", "must be between 64 and 4096"));
+            }
+            if !(1..=100).contains(&images.jpeg_quality) {
+                return Err(ApiError::invalid_field("settings.images.jpeg_quality", "must be between 1 and 100"));
+            }
+        }
+        if let Some(throttle) = self.throttle {
+            throttle.apply(settings)?;
+        }
+        if let Some(images) = self.images {
+            settings.images = images.map(|i| ImageSettings {
+                max_side: i.max_side,
+                jpeg_quality: i.jpeg_quality,
+                reencode: i.reencode,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// The pause between two sends of a session: random between the two bounds, so
@@ -84,10 +134,15 @@ impl From<SessionRecord> for Session {
             push_name: r.push_name,
             last_seen_at: opt_rfc3339(r.last_seen_at),
             settings: Settings {
-                throttle: Throttle {
+                throttle: Some(Throttle {
                     min_delay_ms: r.settings.throttle_min_ms,
                     max_delay_ms: r.settings.throttle_max_ms,
-                },
+                }),
+                images: Some(r.settings.images.map(|i| Images {
+                    max_side: i.max_side,
+                    jpeg_quality: i.jpeg_quality,
+                    reencode: i.reencode,
+                })),
             },
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
@@ -161,7 +216,7 @@ pub async fn create(
     let name = SessionName::parse(&body.name).map_err(|e| ApiError::invalid_field("name", e.to_string()))?;
     let mut settings = gw.config.session_defaults.clone();
     if let Some(s) = body.settings {
-        s.throttle.apply(&mut settings)?;
+        s.apply(&mut settings)?;
     }
     let record = gw.sessions.create(&caller.tenant, &name, &settings).await?;
     let location = format!("/api/v1/sessions/{name}");
@@ -194,7 +249,7 @@ pub async fn update(
     let current = gw.sessions.get(&caller.tenant, &name).await?;
     let mut settings = current.settings;
     if let Some(s) = body.settings {
-        s.throttle.apply(&mut settings)?;
+        s.apply(&mut settings)?;
     }
     let record = gw.sessions.update_settings(&caller.tenant, &name, settings).await?;
     Ok(axum::Json(record.into()))

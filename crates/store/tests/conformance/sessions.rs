@@ -15,7 +15,7 @@ wagate_store::on_both_backends!(
 );
 
 async fn created_session_reads_back(db: &TestDb) {
-    let settings = SessionSettings { throttle_min_ms: 1_000, throttle_max_ms: 2_500 };
+    let settings = SessionSettings { throttle_min_ms: 1_000, throttle_max_ms: 2_500, images: None };
 
     let created = db.store.create_session(&tenant(), &name("sales"), &settings, t0()).await.unwrap();
 
@@ -56,7 +56,11 @@ async fn sessions_are_listed_by_name(db: &TestDb) {
 
 async fn settings_update_round_trips(db: &TestDb) {
     let session = new_session(&db.store, "sales").await;
-    let settings = SessionSettings { throttle_min_ms: 0, throttle_max_ms: 250 };
+    let settings = SessionSettings {
+        throttle_min_ms: 0,
+        throttle_max_ms: 250,
+        images: Some(wagate_store::ImageSettings { max_side: 640, jpeg_quality: 60, reencode: true }),
+    };
 
     let updated = db.store.update_session_settings(session.id, &settings, t0() + secs(60)).await.unwrap();
 

@@ -1,7 +1,7 @@
 //! Every kind of message through `POST /messages`: accepted, stored as shown, and
 //! handed to the engine with the right content; and every way to get it wrong.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use wagate_engine::{Content, OutgoingMessage};
 
@@ -331,4 +331,59 @@ async fn a_bad_upload_form_is_refused_and_stores_nothing() {
     .await;
     assert_eq!(problem["errors"][0]["field"], "file");
     assert_eq!(app.snapshot().await, before);
+}
+
+/// A PNG of `width`×`height`, base64.
+fn big_png(width: u32, height: u32) -> String {
+    use base64::Engine as _;
+    let picture = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 40]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(out.into_inner())
+}
+
+#[tokio::test]
+async fn each_session_prepares_pictures_its_own_way() {
+    let app = app().await;
+    let (gateway_default, _) = send(&app, json!({ "image": { "data": big_png(1600, 900) } })).await;
+    assert_eq!(
+        (gateway_default["image"]["width"].as_u64(), gateway_default["image"]["height"].as_u64()),
+        (Some(1280), Some(720))
+    );
+
+    let patch =
+        |settings: Value| app.request(Method::PATCH, "/api/v1/sessions/default").json(&json!({ "settings": settings }));
+    let small = json!({ "images": { "max_side": 640, "jpeg_quality": 60, "reencode": true } });
+    let changed: Value = patch(small).send().await.unwrap().json().await.unwrap();
+    assert_eq!(changed["settings"]["images"]["max_side"], 640);
+    assert!(changed["settings"]["throttle"].is_object(), "the throttle is kept: {changed}");
+    let (shown, _) = send(&app, json!({ "image": { "data": big_png(1600, 900) } })).await;
+    assert_eq!(
+        (shown["image"]["width"].as_u64(), shown["image"]["mimetype"].as_str()),
+        (Some(640), Some("image/jpeg"))
+    );
+
+    let as_given = json!({ "images": { "max_side": 1280, "jpeg_quality": 78, "reencode": false } });
+    assert_eq!(patch(as_given).send().await.unwrap().status(), StatusCode::OK);
+    let (shown, wire) = send(&app, json!({ "image": { "data": big_png(1600, 900) } })).await;
+    assert_eq!(
+        (shown["image"]["width"].as_u64(), shown["image"]["mimetype"].as_str()),
+        (Some(1600), Some("image/png"))
+    );
+    assert!(wire.content.media().is_some_and(|m| m.data.starts_with(b"\x89PNG")), "sent as given");
+
+    // Bad settings change nothing; `null` goes back to the gateway's settings.
+    let before = app.snapshot().await;
+    for bad in [
+        json!({ "images": { "max_side": 10, "jpeg_quality": 78, "reencode": true } }),
+        json!({ "images": { "max_side": 800, "jpeg_quality": 0, "reencode": true } }),
+        json!({ "images": { "max_side": 800 } }),
+    ] {
+        assert_eq!(patch(bad.clone()).send().await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(app.snapshot().await, before);
+    let reset: Value = patch(json!({ "images": null })).send().await.unwrap().json().await.unwrap();
+    assert_eq!(reset["settings"]["images"], Value::Null);
+    let (shown, _) = send(&app, json!({ "image": { "data": big_png(1600, 900) } })).await;
+    assert_eq!(shown["image"]["width"].as_u64(), Some(1280));
 }
