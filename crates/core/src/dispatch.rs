@@ -102,6 +102,9 @@ async fn attempt(
     {
         warn!(error = %e, "could not apply the change to the original message");
     }
+    if let Some(ended) = crate::number_gate::check(rt, store, message).await {
+        return ended;
+    }
     let content = if is_media(&message.kind) {
         match media {
             Some(media) => media_send::engine_content(media, message).await,

@@ -67,6 +67,8 @@ struct State {
     typing: Vec<(String, ChatId, Typing)>,
     /// Read receipts sent: session, chat, message.
     read: Vec<(String, ChatId, WaMessageId)>,
+    /// Numbers the sessions asked about.
+    number_checks: usize,
     auto_link: bool,
     send_delay: Duration,
 }
@@ -216,6 +218,11 @@ impl FakeEngine {
     /// Typing the sessions showed, in order: session, chat, state.
     pub fn typing_shown(&self) -> Vec<(String, ChatId, Typing)> {
         self.lock().typing.clone()
+    }
+
+    /// How many numbers the sessions asked WhatsApp about.
+    pub fn number_checks(&self) -> usize {
+        self.lock().number_checks
     }
 
     /// Read receipts the sessions sent, in order: session, chat, WhatsApp id.
@@ -390,10 +397,11 @@ impl Session for FakeSessionHandle {
     }
 
     async fn check_numbers(&self, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
-        let state = self.engine.lock();
+        let mut state = self.engine.lock();
         if !state.sessions.get(&self.name).is_some_and(|s| s.connected) {
             return Err(EngineError::NotConnected);
         }
+        state.number_checks += phones.len();
         Ok(phones
             .iter()
             .map(|phone| {

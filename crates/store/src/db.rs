@@ -120,6 +120,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (4, "media", include_str!("../migrations/sqlite/0004_media.sql")),
             (5, "events", include_str!("../migrations/sqlite/0005_events.sql")),
             (6, "chats", include_str!("../migrations/sqlite/0006_chats.sql")),
+            (7, "number_checks", include_str!("../migrations/sqlite/0007_number_checks.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -128,6 +129,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (4, "media", include_str!("../migrations/postgres/0004_media.sql")),
             (5, "events", include_str!("../migrations/postgres/0005_events.sql")),
             (6, "chats", include_str!("../migrations/postgres/0006_chats.sql")),
+            (7, "number_checks", include_str!("../migrations/postgres/0007_number_checks.sql")),
         ],
     };
     files

@@ -16,6 +16,7 @@ mod keys;
 mod media;
 mod messages;
 mod model;
+mod number_checks;
 mod sessions;
 mod statement;
 #[cfg(feature = "testing")]
@@ -29,6 +30,7 @@ pub use engine_state::{EngineState, EngineStateTx, EngineWrite};
 pub use events::{EventFilter, EventRecord, NewEvent};
 pub use media::MediaRecord;
 pub use model::*;
+pub use number_checks::NumberCheckRecord;
 
 /// What can go wrong talking to the database, in terms callers act on.
 #[derive(Debug, thiserror::Error)]

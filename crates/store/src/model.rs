@@ -17,12 +17,15 @@ pub struct SessionSettings {
     pub throttle_max_ms: u64,
     /// How this session's pictures are prepared; `None`: the gateway's `[media]` settings.
     pub images: Option<ImageSettings>,
+    /// Ask WhatsApp whether a number has an account before the first send to it, and
+    /// fail sends to numbers that have none (`not_on_whatsapp`) instead of sending them.
+    pub check_numbers: bool,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
         // A cold number sending like a person: one message every 8–22 seconds.
-        Self { throttle_min_ms: 8_000, throttle_max_ms: 22_000, images: None }
+        Self { throttle_min_ms: 8_000, throttle_max_ms: 22_000, images: None, check_numbers: false }
     }
 }
 

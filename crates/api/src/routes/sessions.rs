@@ -44,6 +44,10 @@ pub struct Settings {
     /// settings. Left out when changing: kept as it is.
     #[serde(default, deserialize_with = "present")]
     images: Option<Option<Images>>,
+    /// Ask WhatsApp whether a number has an account before the first send to it
+    /// (answers kept a week, a "no" a day); sends to numbers without one fail as
+    /// `not_on_whatsapp` instead of going nowhere. Left out when changing: kept.
+    check_numbers: Option<bool>,
 }
 
 /// A field that may be `null` (set to nothing) or left out (kept).
@@ -78,6 +82,9 @@ impl Settings {
         }
         if let Some(throttle) = self.throttle {
             throttle.apply(settings)?;
+        }
+        if let Some(check) = self.check_numbers {
+            settings.check_numbers = check;
         }
         if let Some(images) = self.images {
             settings.images = images.map(|i| ImageSettings {
@@ -143,6 +150,7 @@ impl From<SessionRecord> for Session {
                     jpeg_quality: i.jpeg_quality,
                     reencode: i.reencode,
                 })),
+                check_numbers: Some(r.settings.check_numbers),
             },
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),

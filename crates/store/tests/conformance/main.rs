@@ -20,6 +20,7 @@ mod events;
 mod inbound;
 mod listing;
 mod media;
+mod number_checks;
 mod queue;
 mod receipts;
 mod sessions;

@@ -15,7 +15,8 @@ wagate_store::on_both_backends!(
 );
 
 async fn created_session_reads_back(db: &TestDb) {
-    let settings = SessionSettings { throttle_min_ms: 1_000, throttle_max_ms: 2_500, images: None };
+    let settings =
+        SessionSettings { throttle_min_ms: 1_000, throttle_max_ms: 2_500, images: None, check_numbers: false };
 
     let created = db.store.create_session(&tenant(), &name("sales"), &settings, t0()).await.unwrap();
 
@@ -60,6 +61,7 @@ async fn settings_update_round_trips(db: &TestDb) {
         throttle_min_ms: 0,
         throttle_max_ms: 250,
         images: Some(wagate_store::ImageSettings { max_side: 640, jpeg_quality: 60, reencode: true }),
+        check_numbers: true,
     };
 
     let updated = db.store.update_session_settings(session.id, &settings, t0() + secs(60)).await.unwrap();

@@ -1,6 +1,6 @@
 //! Contacts: number checks (asked live), and the people who wrote, listed and exported.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{assert_problem, phone, spawn_app};
@@ -118,4 +118,35 @@ async fn the_csv_export_keeps_every_script_and_quotes_what_needs_it() {
     assert_eq!(&rows[0][6], "2", "messages received");
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     assert!(text.contains("\"سارة 🌷, \"\"Sara\"\"\""), "quoted, inner quotes doubled: {text}");
+}
+
+#[tokio::test]
+async fn with_number_checks_on_a_number_without_whatsapp_fails_and_is_asked_about_once() {
+    let app = spawn_app().await;
+    app.connected_session("default").await;
+    app.engine.register_numbers(&[phone("+4915110000001")]);
+    let on =
+        app.request(Method::PATCH, "/api/v1/sessions/default").json(&json!({ "settings": { "check_numbers": true } }));
+    let on: Value = on.send().await.unwrap().json().await.unwrap();
+    assert_eq!(on["settings"]["check_numbers"], true);
+
+    let nowhere = app.send_text("default", "+4915110000999", "Hello?").await;
+    let failed = app.wait_for_message(nowhere["id"].as_str().unwrap(), "failed").await;
+    assert!(failed["error"].as_str().unwrap().starts_with("not_on_whatsapp:"), "{failed}");
+    assert!(app.engine.sent().is_empty(), "nothing went out");
+
+    for text in ["One", "Two"] {
+        let sent = app.send_text("default", "+4915110000001", text).await;
+        app.wait_for_message(sent["id"].as_str().unwrap(), "sent").await;
+    }
+    assert_eq!(app.engine.sent().len(), 2);
+    assert_eq!(app.engine.number_checks(), 2, "each number asked about once");
+
+    // Off again: sends go without asking.
+    let off =
+        app.request(Method::PATCH, "/api/v1/sessions/default").json(&json!({ "settings": { "check_numbers": false } }));
+    assert_eq!(off.send().await.unwrap().status(), StatusCode::OK);
+    let unchecked = app.send_text("default", "+4915110000998", "Hi").await;
+    app.wait_for_message(unchecked["id"].as_str().unwrap(), "sent").await;
+    assert_eq!(app.engine.number_checks(), 2);
 }

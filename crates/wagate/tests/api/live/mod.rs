@@ -10,6 +10,7 @@ mod kinds_in;
 pub(crate) mod kinds_out;
 mod linking;
 mod messaging;
+mod number_checks;
 mod presence;
 mod status;
 
