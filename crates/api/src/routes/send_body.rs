@@ -56,19 +56,14 @@ pub struct SendMessage {
 }
 
 impl SendMessage {
-    /// A status post's content as a message to `status@broadcast`: text, image or video.
-    pub fn status(
-        session: Option<String>,
-        text: Option<String>,
-        image: Option<CaptionedMedia>,
-        video: Option<CaptionedMedia>,
-    ) -> Self {
+    /// A send to `to` with nothing in it yet.
+    pub fn to(to: String) -> Self {
         Self {
-            session,
-            to: wagate_core::status::StatusPost::CHAT.to_owned(),
-            text,
-            image,
-            video,
+            session: None,
+            to,
+            text: None,
+            image: None,
+            video: None,
             audio: None,
             document: None,
             sticker: None,
@@ -82,6 +77,16 @@ impl SendMessage {
             send_at: None,
             typing_ms: None,
         }
+    }
+
+    /// A status post's content as a message to `status@broadcast`: text, image or video.
+    pub fn status(
+        session: Option<String>,
+        text: Option<String>,
+        image: Option<CaptionedMedia>,
+        video: Option<CaptionedMedia>,
+    ) -> Self {
+        Self { session, text, image, video, ..Self::to(wagate_core::status::StatusPost::CHAT.to_owned()) }
     }
 }
 

@@ -127,22 +127,12 @@ pub async fn read(mut multipart: Multipart) -> ApiResult<Form> {
         text("mentions").map(|m| m.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect());
     let body = SendMessage {
         session: text("session"),
-        to: text("to").ok_or_else(|| ApiError::invalid_field("to", "is required"))?,
-        text: None,
-        image: None,
-        video: None,
-        audio: None,
-        document: None,
-        sticker: None,
-        location: None,
-        contact: None,
-        poll: None,
-        reaction: None,
         reply_to: text("reply_to"),
         mentions,
         priority,
         send_at: text("send_at"),
         typing_ms,
+        ..SendMessage::to(text("to").ok_or_else(|| ApiError::invalid_field("to", "is required"))?)
     };
     let upload = NewMedia {
         kind,
