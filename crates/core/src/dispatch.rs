@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, warn};
 use wagate_engine::{SendError, Typing};
 use wagate_store::{AttemptResult, MessageRecord, Store};
-use wagate_types::SessionStatus;
+use wagate_types::{FailureCode, SessionStatus};
 
 use crate::media::MediaStore;
 use crate::media_send::{self, is_media};
@@ -110,32 +110,34 @@ async fn attempt(
             Some(media) => media_send::engine_content(media, message).await,
             None => Err("this gateway has no media store".to_owned()),
         }
+        .map_err(|error| (FailureCode::MediaError, error))
     } else {
-        plain_content(message)
+        plain_content(message).map_err(|error| (FailureCode::Invalid, error))
     };
     let outgoing = match content {
         Ok(content) => outgoing(message, content),
-        Err(error) => return AttemptResult::Failed { at: now, error },
+        Err((code, error)) => return AttemptResult::Failed { at: now, error, code },
     };
     show_typing(rt, message).await;
     let sent = tokio::time::timeout(config.send_timeout, rt.handle.send(&outgoing)).await;
-    let error = match sent {
+    let (code, error) = match sent {
         Ok(Ok(ack)) => {
             debug!("sent");
             return AttemptResult::Sent { at: ack.at };
         }
         Ok(Err(SendError::NotConnected)) => return AttemptResult::NotAttempted,
-        Ok(Err(SendError::Permanent(e))) => return AttemptResult::Failed { at: now, error: e },
-        Ok(Err(SendError::Temporary(e))) => e,
-        Err(_) => format!("no answer from WhatsApp within {}s", config.send_timeout.as_secs()),
+        Ok(Err(SendError::Permanent { code, text })) => return AttemptResult::Failed { at: now, error: text, code },
+        Ok(Err(SendError::Temporary { code, text })) => (code, text),
+        Err(_) => (FailureCode::Timeout, format!("no answer from WhatsApp within {}s", config.send_timeout.as_secs())),
     };
     if message.attempts >= config.max_attempts {
-        warn!(attempts = message.attempts, %error, "giving up");
-        AttemptResult::Failed { at: now, error: format!("gave up after {} attempts: {error}", message.attempts) }
+        warn!(attempts = message.attempts, %code, %error, "giving up");
+        let error = format!("gave up after {} attempts: {error}", message.attempts);
+        AttemptResult::Failed { at: now, error, code }
     } else {
         let wait = backoff(config, message.attempts);
-        debug!(attempts = message.attempts, ?wait, %error, "will retry");
-        AttemptResult::Retry { at: now + wait, error }
+        debug!(attempts = message.attempts, ?wait, %code, %error, "will retry");
+        AttemptResult::Retry { at: now + wait, error, code }
     }
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use wagate_store::MessageRecord;
-use wagate_types::{Direction, MessageStatus, Priority};
+use wagate_types::{Direction, FailureCode, MessageStatus, Priority};
 
 use crate::content::rfc3339;
 
@@ -53,6 +53,9 @@ pub struct Message {
     attempts: u32,
     /// Why the last attempt failed.
     error: Option<String>,
+    /// The same as a code: `not_on_whatsapp`, `refused`, `rate_limited`, `timeout`,
+    /// `network`, `media_error` or `invalid`.
+    error_code: Option<FailureCode>,
     send_at: Option<String>,
     /// When wagate stored it: accepted (outbound) or received (inbound).
     created_at: String,
@@ -293,6 +296,7 @@ impl From<MessageRecord> for Message {
             wa_id: r.wa_id.to_string(),
             attempts: r.attempts,
             error: r.error,
+            error_code: r.error_code,
             send_at: opt_rfc3339(r.send_at),
             created_at: rfc3339(r.created_at),
             queued_at: opt_rfc3339(r.queued_at),

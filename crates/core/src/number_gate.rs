@@ -1,13 +1,13 @@
 //! The number check before a send. With a session's `check_numbers` on, a message to a
 //! phone number goes out only if WhatsApp says the number has an account; otherwise it
-//! fails as `not_on_whatsapp` without being sent. Answers are kept per session: a yes
+//! fails with the code `not_on_whatsapp` without being sent. Answers are kept per session: a yes
 //! for a week, a no for a day (people join WhatsApp), so only a first send asks.
 
 use time::{Duration, OffsetDateTime};
 use tracing::{debug, warn};
 use wagate_engine::EngineError;
 use wagate_store::{AttemptResult, MessageRecord, NumberCheckRecord, Store};
-use wagate_types::ChatKind;
+use wagate_types::{ChatKind, FailureCode};
 
 use crate::sessions::Runtime;
 
@@ -15,8 +15,6 @@ use crate::sessions::Runtime;
 const YES_FOR: Duration = Duration::days(7);
 /// How long a no is trusted.
 const NO_FOR: Duration = Duration::days(1);
-/// What a send to a number without an account fails with; clients match on it.
-pub const NOT_ON_WHATSAPP: &str = "not_on_whatsapp";
 
 /// `None` when the message may go; else how its attempt ends now.
 pub(crate) async fn check(rt: &Runtime, store: &Store, message: &MessageRecord) -> Option<AttemptResult> {
@@ -63,6 +61,7 @@ pub(crate) async fn check(rt: &Runtime, store: &Store, message: &MessageRecord) 
     };
     (!answer.on_whatsapp).then(|| AttemptResult::Failed {
         at: now,
-        error: format!("{NOT_ON_WHATSAPP}: {phone} has no WhatsApp account"),
+        error: format!("{phone} has no WhatsApp account"),
+        code: FailureCode::NotOnWhatsapp,
     })
 }

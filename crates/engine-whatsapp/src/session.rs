@@ -16,7 +16,7 @@ use wagate_engine::{
     Content, EngineError, EngineEvent, EventSink, Group, GroupChange, Inbox, Media, NumberCheck, OutgoingMessage,
     ParticipantOutcome, SendAck, SendError, Session, SessionSpec, Typing,
 };
-use wagate_types::{ChatId, PhoneNumber, WaMessageId};
+use wagate_types::{ChatId, FailureCode, PhoneNumber, WaMessageId};
 use waproto::whatsapp as wa;
 use whatsapp_rust::Client;
 use whatsapp_rust::bot::{Bot, BotHandle};
@@ -146,19 +146,19 @@ impl WhatsAppSession {
     async fn prepare(&self, client: &Client, to: &Jid, message: &OutgoingMessage) -> Result<wa::Message, SendError> {
         let me = client.pn().map(|j| j.to_non_ad()).ok_or(SendError::NotConnected)?;
         let uploaded = media::upload(client, &message.content).await.map_err(|e| match e {
-            UploadError::Refused(why) => SendError::Permanent(why),
-            UploadError::Temporary(why) => SendError::Temporary(why),
+            UploadError::Refused(why) => SendError::permanent(FailureCode::MediaError, why),
+            UploadError::Temporary(why) => SendError::temporary(FailureCode::MediaError, why),
         })?;
         let poll_secret = match &message.content {
             Content::Poll { question, options, selectable } => {
-                outgoing::check_poll(question, options, *selectable).map_err(SendError::Permanent)?;
+                outgoing::check_poll(question, options, *selectable).map_err(invalid)?;
                 let secret = votes::poll_secret(&self.shared.credentials, to, &me, message.wa_id.as_str());
-                Some(secret.await.map_err(SendError::Temporary)?)
+                Some(secret.await.map_err(|e| SendError::temporary(FailureCode::Network, e))?)
             }
             _ => None,
         };
         let extras = Extras { me: &me, uploaded: uploaded.as_ref(), poll_secret, now_ms: wacore::time::now_millis() };
-        outgoing::build(&message.content, &message.context, &extras).map_err(SendError::Permanent)
+        outgoing::build(&message.content, &message.context, &extras).map_err(invalid)
     }
 }
 
@@ -171,15 +171,20 @@ impl Session for WhatsAppSession {
             .to
             .as_str()
             .parse()
-            .map_err(|e| SendError::Permanent(format!("'{}' is not a WhatsApp address: {e}", message.to)))?;
+            .map_err(|e| invalid(format!("'{}' is not a WhatsApp address: {e}", message.to)))?;
         let body = self.prepare(&client, &to, message).await?;
         let mut ack = self.shared.acks.expect(message.wa_id.as_str());
         match &message.status {
             Some(status) => {
-                let (body, audience) = outgoing::status(body, status).map_err(SendError::Permanent)?;
-                let audience = directory::status_audience(&client, audience).await.map_err(SendError::Temporary)?;
+                let (body, audience) = outgoing::status(body, status).map_err(invalid)?;
+                let audience = directory::status_audience(&client, audience)
+                    .await
+                    .map_err(|e| SendError::temporary(FailureCode::Network, e))?;
                 if audience.is_empty() {
-                    return Err(SendError::Permanent("no one in the status's audience is on WhatsApp".into()));
+                    return Err(SendError::permanent(
+                        FailureCode::NotOnWhatsapp,
+                        "no one in the status's audience is on WhatsApp",
+                    ));
                 }
                 let options = StatusSendOptions { message_id: Some(message.wa_id.to_string()), ..Default::default() };
                 client.status().send_raw(body, &audience, options).await.map_err(send_error)?;
@@ -193,10 +198,14 @@ impl Session for WhatsAppSession {
         match tokio::time::timeout(timeout, ack.outcome()).await {
             Ok(Some(Ok(at))) => Ok(SendAck { at: at.unwrap_or_else(OffsetDateTime::now_utc) }),
             Ok(Some(Err(code))) => Err(nack_error(&code)),
-            Ok(None) => {
-                Err(SendError::Temporary("the connection closed before WhatsApp acknowledged the message".into()))
-            }
-            Err(_) => Err(SendError::Temporary(format!("WhatsApp did not acknowledge the message within {timeout:?}"))),
+            Ok(None) => Err(SendError::temporary(
+                FailureCode::Network,
+                "the connection closed before WhatsApp acknowledged the message",
+            )),
+            Err(_) => Err(SendError::temporary(
+                FailureCode::Timeout,
+                format!("WhatsApp did not acknowledge the message within {timeout:?}"),
+            )),
         }
     }
 
@@ -416,15 +425,47 @@ async fn build(shared: &Arc<Shared>) -> Result<BotHandle, String> {
 fn send_error(error: whatsapp_rust::SendError) -> SendError {
     match error {
         whatsapp_rust::SendError::NotLoggedIn => SendError::NotConnected,
-        whatsapp_rust::SendError::InvalidRequest(why) => SendError::Permanent(why),
-        other => SendError::Temporary(other.to_string()),
+        whatsapp_rust::SendError::InvalidRequest(why) => invalid(why),
+        other => SendError::temporary(FailureCode::Network, other.to_string()),
     }
 }
 
 /// A server nack: codes that mean "never" fail the message, the rest are retried.
 fn nack_error(code: &str) -> SendError {
     match code {
-        "400" | "403" | "404" | "406" | "479" => SendError::Permanent(format!("WhatsApp refused the message ({code})")),
-        _ => SendError::Temporary(format!("WhatsApp did not take the message ({code})")),
+        "404" => SendError::permanent(FailureCode::NotOnWhatsapp, "WhatsApp knows no such recipient (404)"),
+        "400" | "403" | "406" | "479" => {
+            SendError::permanent(FailureCode::Refused, format!("WhatsApp refused the message ({code})"))
+        }
+        "429" => SendError::temporary(FailureCode::RateLimited, format!("WhatsApp asked to slow down ({code})")),
+        _ => SendError::temporary(FailureCode::Network, format!("WhatsApp did not take the message ({code})")),
+    }
+}
+
+/// A message that cannot be built as stored.
+fn invalid(why: impl Into<String>) -> SendError {
+    SendError::permanent(FailureCode::Invalid, why)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(error: SendError) -> (bool, FailureCode) {
+        match error {
+            SendError::Permanent { code, .. } => (true, code),
+            SendError::Temporary { code, .. } => (false, code),
+            SendError::NotConnected => panic!("a nack is an answer"),
+        }
+    }
+
+    #[test]
+    fn server_nacks_are_classified_and_only_the_hopeless_are_permanent() {
+        assert_eq!(code(nack_error("404")), (true, FailureCode::NotOnWhatsapp));
+        for refused in ["400", "403", "406", "479"] {
+            assert_eq!(code(nack_error(refused)), (true, FailureCode::Refused), "{refused}");
+        }
+        assert_eq!(code(nack_error("429")), (false, FailureCode::RateLimited));
+        assert_eq!(code(nack_error("500")), (false, FailureCode::Network));
     }
 }

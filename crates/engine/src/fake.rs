@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use wagate_types::{ChatId, PhoneNumber, ReceiptKind, SessionId, WaMessageId};
+use wagate_types::{ChatId, FailureCode, PhoneNumber, ReceiptKind, SessionId, WaMessageId};
 
 use crate::{
     Content, Context, Engine, EngineError, EngineEvent, EventSink, Inbox, IncomingMessage, Media, NumberCheck,
@@ -357,11 +357,11 @@ impl Session for FakeSessionHandle {
                 return Err(SendError::NotConnected);
             }
             if s.fail_permanently {
-                return Err(SendError::Permanent("the fake refuses this message".into()));
+                return Err(SendError::permanent(FailureCode::Refused, "the fake refuses this message"));
             }
             if s.failures_left > 0 {
                 s.failures_left -= 1;
-                return Err(SendError::Temporary("the fake timed out".into()));
+                return Err(SendError::temporary(FailureCode::Timeout, "the fake timed out"));
             }
             state.send_delay
         };
@@ -387,10 +387,11 @@ impl Session for FakeSessionHandle {
             repeat,
         };
         if let Some(file) = state.record.as_mut() {
-            let line = serde_json::to_string(&record).map_err(|e| SendError::Temporary(e.to_string()))?;
+            let line = serde_json::to_string(&record)
+                .map_err(|e| SendError::temporary(FailureCode::Network, e.to_string()))?;
             writeln!(file, "{line}")
                 .and_then(|()| file.sync_data())
-                .map_err(|e| SendError::Temporary(format!("fake recording failed: {e}")))?;
+                .map_err(|e| SendError::temporary(FailureCode::Network, format!("fake recording failed: {e}")))?;
         }
         state.sent.push(record);
         Ok(SendAck { at: OffsetDateTime::now_utc() })

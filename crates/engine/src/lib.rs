@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
-use wagate_types::{ChatId, PhoneNumber, SessionId, SessionName, TenantId, WaMessageId};
+use wagate_types::{ChatId, FailureCode, PhoneNumber, SessionId, SessionName, TenantId, WaMessageId};
 
 pub use directory::{Group, GroupChange, NumberCheck, Participant, ParticipantOutcome, Typing};
 pub use event::{EngineEvent, IncomingMessage};
@@ -161,11 +161,21 @@ pub enum SendError {
     #[error("the session is not connected")]
     NotConnected,
     /// Might work later (timeout, server error).
-    #[error("{0}")]
-    Temporary(String),
+    #[error("{text}")]
+    Temporary { code: FailureCode, text: String },
     /// Will not work however often it is tried (no such recipient, message refused).
-    #[error("{0}")]
-    Permanent(String),
+    #[error("{text}")]
+    Permanent { code: FailureCode, text: String },
+}
+
+impl SendError {
+    pub fn temporary(code: FailureCode, text: impl Into<String>) -> Self {
+        Self::Temporary { code, text: text.into() }
+    }
+
+    pub fn permanent(code: FailureCode, text: impl Into<String>) -> Self {
+        Self::Permanent { code, text: text.into() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

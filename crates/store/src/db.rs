@@ -121,6 +121,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (5, "events", include_str!("../migrations/sqlite/0005_events.sql")),
             (6, "chats", include_str!("../migrations/sqlite/0006_chats.sql")),
             (7, "number_checks", include_str!("../migrations/sqlite/0007_number_checks.sql")),
+            (8, "error_code", include_str!("../migrations/sqlite/0008_error_code.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -130,6 +131,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (5, "events", include_str!("../migrations/postgres/0005_events.sql")),
             (6, "chats", include_str!("../migrations/postgres/0006_chats.sql")),
             (7, "number_checks", include_str!("../migrations/postgres/0007_number_checks.sql")),
+            (8, "error_code", include_str!("../migrations/postgres/0008_error_code.sql")),
         ],
     };
     files

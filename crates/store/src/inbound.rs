@@ -323,6 +323,7 @@ fn inbound_record(
         next_attempt_at: now,
         attempts: 0,
         error: None,
+        error_code: None,
         created_at: now,
         queued_at: None,
         sent_at: Some(crate::messages::truncate_ms(msg.sent_at)),

@@ -4,7 +4,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use wagate_types::{
-    ChatId, Direction, MessageId, MessageStatus, Priority, ReceiptKind, SessionId, SessionName, TenantId, WaMessageId,
+    ChatId, Direction, FailureCode, MessageId, MessageStatus, Priority, ReceiptKind, SessionId, SessionName, TenantId,
+    WaMessageId,
 };
 
 use crate::statement::Statement;
@@ -16,7 +17,7 @@ use crate::{
 
 /// Every message column, qualified for the join with `sessions` that supplies the name.
 pub(crate) const COLUMNS: &str = "m.id, m.tenant_id, m.session_id, s.name AS session_name, m.direction, m.chat, \
-    m.recipient, m.sender, m.sender_name, m.kind, m.content, m.wa_id, m.status, m.priority, m.send_at, m.next_attempt_at, m.attempts, m.error, \
+    m.recipient, m.sender, m.sender_name, m.kind, m.content, m.wa_id, m.status, m.priority, m.send_at, m.next_attempt_at, m.attempts, m.error, m.error_code, \
     m.created_at, m.queued_at, m.sent_at, m.delivered_at, m.read_at, m.played_at, m.failed_at, m.cancelled_at";
 
 /// Most rows one multi-row INSERT carries; keeps well under SQLite's variable limit.
@@ -245,33 +246,35 @@ impl Store {
             // A receipt may have overtaken the acknowledgement: never move back.
             AttemptResult::Sent { at } => sqlx::query(
                 "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
-                 sent_at = COALESCE(sent_at, $2), lease_until = NULL, error = NULL, updated_at = $3 WHERE id = $1",
+                 sent_at = COALESCE(sent_at, $2), lease_until = NULL, error = NULL, error_code = NULL, updated_at = $3 WHERE id = $1",
             )
             .bind(id)
             .bind(to_ms(*at))
             .bind(to_ms(now)),
-            AttemptResult::Retry { at, error } => sqlx::query(
-                "UPDATE messages SET status = 'queued', next_attempt_at = $2, error = $3, lease_until = NULL, \
-                 updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            AttemptResult::Retry { at, error, code } => sqlx::query(
+                "UPDATE messages SET status = 'queued', next_attempt_at = $2, error = $3, error_code = $5, \
+                 lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
             )
             .bind(id)
             .bind(to_ms(*at))
             .bind(error.clone())
-            .bind(to_ms(now)),
+            .bind(to_ms(now))
+            .bind(code.as_str()),
             AttemptResult::NotAttempted => sqlx::query(
                 "UPDATE messages SET status = 'queued', attempts = attempts - 1, lease_until = NULL, updated_at = $2 \
                  WHERE id = $1 AND status = 'sending'",
             )
             .bind(id)
             .bind(to_ms(now)),
-            AttemptResult::Failed { at, error } => sqlx::query(
-                "UPDATE messages SET status = 'failed', failed_at = $2, error = $3, lease_until = NULL, \
-                 updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            AttemptResult::Failed { at, error, code } => sqlx::query(
+                "UPDATE messages SET status = 'failed', failed_at = $2, error = $3, error_code = $5, \
+                 lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
             )
             .bind(id)
             .bind(to_ms(*at))
             .bind(error.clone())
-            .bind(to_ms(now)),
+            .bind(to_ms(now))
+            .bind(code.as_str()),
         };
         query.execute(&self.pool).await?;
         Ok(())
@@ -300,7 +303,7 @@ impl Store {
         for wa_id in wa_ids {
             let sql = format!(
                 "UPDATE messages SET {column} = COALESCE({column}, $3){delivered}, \
-                 sent_at = COALESCE(sent_at, $3), failed_at = NULL, error = NULL, \
+                 sent_at = COALESCE(sent_at, $3), failed_at = NULL, error = NULL, error_code = NULL, \
                  status = CASE WHEN status IN ({from}) THEN $4 ELSE status END, lease_until = NULL, updated_at = $3 \
                  WHERE session_id = $1 AND wa_id = $2 AND direction = 'outbound' \
                    AND status IN ('sending', 'sent', 'delivered', 'read', 'played', 'failed') AND status <> $4 \
@@ -342,7 +345,7 @@ impl Store {
     /// Puts a failed or cancelled message back in the queue, with the same WhatsApp id.
     pub async fn resend_message(&self, tenant: &TenantId, id: MessageId, now: OffsetDateTime) -> Result<Transition> {
         let done = sqlx::query(
-            "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, failed_at = NULL, cancelled_at = NULL, \
+            "UPDATE messages SET status = 'queued', attempts = 0, error = NULL, error_code = NULL, failed_at = NULL, cancelled_at = NULL, \
              send_at = NULL, next_attempt_at = $3, queued_at = $3, updated_at = $3 \
              WHERE tenant_id = $1 AND id = $2 AND direction = 'outbound' AND status IN ('failed', 'cancelled')",
         )
@@ -443,6 +446,7 @@ fn record_of_new(msg: &NewMessage) -> MessageRecord {
         next_attempt_at: truncate_ms(msg.send_at.unwrap_or(msg.created_at)),
         attempts: 0,
         error: None,
+        error_code: None,
         created_at: truncate_ms(msg.created_at),
         queued_at: Some(truncate_ms(msg.created_at)),
         sent_at: None,
@@ -490,6 +494,10 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
         next_attempt_at: from_ms(row.try_get("next_attempt_at")?),
         attempts: u32::try_from(attempts.max(0)).unwrap_or(u32::MAX),
         error: row.try_get("error")?,
+        error_code: row
+            .try_get::<Option<String>, _>("error_code")?
+            .map(|c| parse("error code", FailureCode::parse(&c)))
+            .transpose()?,
         created_at: from_ms(row.try_get("created_at")?),
         queued_at: opt_from_ms(row.try_get("queued_at")?),
         sent_at: opt_from_ms(row.try_get("sent_at")?),

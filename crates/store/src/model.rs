@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use wagate_types::{
-    ChatId, Direction, IdempotencyKey, MessageId, MessageStatus, Priority, SessionId, SessionName, SessionStatus,
-    TenantId, WaMessageId,
+    ChatId, Direction, FailureCode, IdempotencyKey, MessageId, MessageStatus, Priority, SessionId, SessionName,
+    SessionStatus, TenantId, WaMessageId,
 };
 
 /// A session's settings, stored as one JSON document so new ones need no migration.
@@ -128,6 +128,8 @@ pub struct MessageRecord {
     pub next_attempt_at: OffsetDateTime,
     pub attempts: u32,
     pub error: Option<String>,
+    /// Why the send failed (or its last attempt did), as a code.
+    pub error_code: Option<FailureCode>,
     pub created_at: OffsetDateTime,
     pub queued_at: Option<OffsetDateTime>,
     pub sent_at: Option<OffsetDateTime>,
@@ -157,11 +159,11 @@ pub enum AttemptResult {
     /// The WhatsApp server acknowledged the message.
     Sent { at: OffsetDateTime },
     /// Try again later; counts against the retry limit.
-    Retry { at: OffsetDateTime, error: String },
+    Retry { at: OffsetDateTime, error: String, code: FailureCode },
     /// The session was not connected: back in the queue, no attempt counted.
     NotAttempted,
     /// Give up.
-    Failed { at: OffsetDateTime, error: String },
+    Failed { at: OffsetDateTime, error: String, code: FailureCode },
 }
 
 /// What a status change by a client found.

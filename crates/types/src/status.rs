@@ -38,6 +38,28 @@ macro_rules! string_enum {
 }
 
 string_enum! {
+    /// Why a send failed (or why its last attempt did), for programs to act on; `error`
+    /// has the words. Temporary ones are retried with backoff up to the retry limit.
+    FailureCode {
+        /// The number has no WhatsApp account (found by the number check, or said by
+        /// WhatsApp). Permanent.
+        NotOnWhatsapp = "not_on_whatsapp",
+        /// WhatsApp refused the message (not a member of the group, blocked, …). Permanent.
+        Refused = "refused",
+        /// WhatsApp asked to slow down. Temporary.
+        RateLimited = "rate_limited",
+        /// WhatsApp did not acknowledge the message in time. Temporary.
+        Timeout = "timeout",
+        /// The connection or WhatsApp's server failed. Temporary.
+        Network = "network",
+        /// The file could not be uploaded, or is gone.
+        MediaError = "media_error",
+        /// The message cannot be built as stored (a bad poll, a wrong address). Permanent.
+        Invalid = "invalid",
+    }
+}
+
+string_enum! {
     /// Where a message is in its life. Outbound messages move forward through
     /// `scheduled → queued → sending → sent → delivered → read → played`, or end in
     /// `failed`, `cancelled` or `opted_out`.

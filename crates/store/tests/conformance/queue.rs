@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use wagate_store::{AttemptResult, MessageRecord, SessionRecord};
-use wagate_types::{MessageId, MessageStatus, Priority};
+use wagate_types::{FailureCode, MessageId, MessageStatus, Priority};
 
 use crate::{TestDb, accept, get, ms, new_session, secs, t0, text};
 
@@ -135,18 +135,20 @@ async fn retry_waits_and_counts_the_attempt(db: &TestDb) {
     claim(db, &session, t0()).await.expect("claimable");
     let retry_at = t0() + secs(120);
 
-    let retry = AttemptResult::Retry { at: retry_at, error: "timed out".to_owned() };
+    let retry = AttemptResult::Retry { at: retry_at, error: "timed out".to_owned(), code: FailureCode::Timeout };
     db.store.finish_attempt(msg.id, &retry, t0() + secs(1)).await.unwrap();
 
     let m = get(&db.store, msg.id).await;
     assert_eq!((m.status, m.next_attempt_at, m.attempts), (MessageStatus::Queued, ms(retry_at), 1));
     assert_eq!(m.error.as_deref(), Some("timed out"));
+    assert_eq!(m.error_code, Some(FailureCode::Timeout));
     assert_eq!(db.store.next_due_at(session.id).await.unwrap(), Some(ms(retry_at)));
     assert_eq!(claim(db, &session, retry_at - secs(1)).await, None);
     let again = claim(db, &session, retry_at).await.expect("due at the retry time");
     assert_eq!((again.id, again.attempts), (msg.id, 2));
     db.store.finish_attempt(msg.id, &AttemptResult::Sent { at: retry_at }, retry_at).await.unwrap();
-    assert_eq!(get(&db.store, msg.id).await.error, None, "a send clears the last error");
+    let sent = get(&db.store, msg.id).await;
+    assert_eq!((sent.error, sent.error_code), (None, None), "a send clears the last error");
 }
 
 async fn not_attempted_gives_the_attempt_back(db: &TestDb) {
@@ -168,12 +170,13 @@ async fn failed_attempt_ends_the_message(db: &TestDb) {
     claim(db, &session, t0()).await.expect("claimable");
     let at = t0() + secs(3);
 
-    let failed = AttemptResult::Failed { at, error: "not on WhatsApp".to_owned() };
+    let failed = AttemptResult::Failed { at, error: "not on WhatsApp".to_owned(), code: FailureCode::NotOnWhatsapp };
     db.store.finish_attempt(msg.id, &failed, at).await.unwrap();
 
     let m = get(&db.store, msg.id).await;
     assert_eq!((m.status, m.failed_at, m.sent_at), (MessageStatus::Failed, Some(ms(at)), None));
     assert_eq!(m.error.as_deref(), Some("not on WhatsApp"));
+    assert_eq!(m.error_code, Some(FailureCode::NotOnWhatsapp));
     assert_eq!(claim(db, &session, t0() + secs(86_400)).await, None);
     assert_eq!(db.store.next_due_at(session.id).await.unwrap(), None);
 }

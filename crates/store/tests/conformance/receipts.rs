@@ -1,7 +1,7 @@
 //! Receipts from recipients, and clients cancelling and resending messages.
 
 use wagate_store::{AttemptResult, MessageRecord, SessionRecord, Transition};
-use wagate_types::{MessageId, MessageStatus, ReceiptKind, WaMessageId};
+use wagate_types::{FailureCode, MessageId, MessageStatus, ReceiptKind, WaMessageId};
 
 use crate::{TestDb, accept, get, ms, new_session, secs, t0, tenant, text};
 
@@ -78,7 +78,8 @@ async fn receipt_revives_a_failed_message(db: &TestDb) {
     let session = new_session(&db.store, "sales").await;
     let msg = accept(&db.store, text(&session, t0())).await;
     db.store.claim_next(session.id, t0(), t0() + secs(60)).await.unwrap().expect("claimable");
-    let failed = AttemptResult::Failed { at: t0() + secs(1), error: "ack timed out".to_owned() };
+    let failed =
+        AttemptResult::Failed { at: t0() + secs(1), error: "ack timed out".to_owned(), code: FailureCode::Timeout };
     db.store.finish_attempt(msg.id, &failed, t0() + secs(1)).await.unwrap();
     assert_eq!(get(&db.store, msg.id).await.status, MessageStatus::Failed);
 
@@ -128,7 +129,7 @@ async fn resend_only_failed_or_cancelled(db: &TestDb) {
     let session = new_session(&db.store, "sales").await;
     let msg = accept(&db.store, text(&session, t0())).await;
     db.store.claim_next(session.id, t0(), t0() + secs(60)).await.unwrap().expect("claimable");
-    let failed = AttemptResult::Failed { at: t0() + secs(1), error: "gave up".to_owned() };
+    let failed = AttemptResult::Failed { at: t0() + secs(1), error: "gave up".to_owned(), code: FailureCode::Network };
     db.store.finish_attempt(msg.id, &failed, t0() + secs(1)).await.unwrap();
     let resend_at = t0() + secs(100);
 

@@ -132,7 +132,8 @@ async fn with_number_checks_on_a_number_without_whatsapp_fails_and_is_asked_abou
 
     let nowhere = app.send_text("default", "+4915110000999", "Hello?").await;
     let failed = app.wait_for_message(nowhere["id"].as_str().unwrap(), "failed").await;
-    assert!(failed["error"].as_str().unwrap().starts_with("not_on_whatsapp:"), "{failed}");
+    assert_eq!(failed["error_code"], "not_on_whatsapp", "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("has no WhatsApp account"), "{failed}");
     assert!(app.engine.sent().is_empty(), "nothing went out");
 
     for text in ["One", "Two"] {

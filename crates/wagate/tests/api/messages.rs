@@ -114,6 +114,7 @@ async fn a_message_fails_after_the_retry_limit_and_can_be_resent() {
     let failed = app.wait_for_message(id, "failed").await;
     assert_eq!(failed["attempts"], 3);
     assert!(failed["error"].as_str().unwrap().contains("gave up after 3 attempts"), "{failed}");
+    assert_eq!(failed["error_code"], "timeout", "the last attempt's reason, as a code");
     assert!(failed["failed_at"].is_string());
 
     app.engine.fail_sends("default", 0);
@@ -121,7 +122,7 @@ async fn a_message_fails_after_the_retry_limit_and_can_be_resent() {
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let sent = app.wait_for_message(id, "sent").await;
     assert_eq!(sent["wa_id"], message["wa_id"], "a resend keeps the WhatsApp id");
-    assert!(sent["failed_at"].is_null() && sent["error"].is_null());
+    assert!(sent["failed_at"].is_null() && sent["error"].is_null() && sent["error_code"].is_null());
 }
 
 #[tokio::test]
@@ -133,6 +134,7 @@ async fn a_permanent_failure_fails_at_once() {
     let failed = app.wait_for_message(message["id"].as_str().unwrap(), "failed").await;
     assert_eq!(failed["attempts"], 1);
     assert!(failed["error"].as_str().unwrap().contains("refuses"));
+    assert_eq!(failed["error_code"], "refused");
 }
 
 #[tokio::test]

@@ -23,7 +23,8 @@ async fn with_number_checks_a_number_without_whatsapp_fails_and_a_contact_gets_t
 
     let nowhere = live.send_text("default", NOBODY, "Anyone?").await;
     let failed = live.wait_for_message(nowhere["id"].as_str().unwrap(), "failed").await;
-    assert!(failed["error"].as_str().unwrap().starts_with("not_on_whatsapp:"), "{failed}");
+    assert_eq!(failed["error_code"], "not_on_whatsapp", "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("has no WhatsApp account"), "{failed}");
 
     let hello = live.send_text("default", ANN, "Your order is ready").await;
     let delivered: Value = live.wait_for_message(hello["id"].as_str().unwrap(), "delivered").await;
