@@ -16,6 +16,7 @@ use wagate_types::{FailureCode, SessionStatus};
 use crate::media::MediaStore;
 use crate::media_send::{self, is_media};
 use crate::messages::{outgoing, plain_content};
+use crate::pacing::{LOOK_BACK, Pacing};
 use crate::sessions::{MediaSlot, Runtime};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +67,16 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
             }
         }
         let now = OffsetDateTime::now_utc();
+        if let Some(until) = paced_until(&rt, &store, now).await {
+            debug!(session = %rt.name, %until, "waiting for the session's caps or quiet hours");
+            let wait: Duration = (until - now).try_into().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = rt.wake.notified() => {}
+                () = rt.cancel.cancelled() => return,
+            }
+            continue;
+        }
         let claimed = store.claim_next(rt.id, now, now + config.lease).await;
         match claimed {
             Ok(Some(message)) => {
@@ -171,6 +182,22 @@ async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig) {
         _ = live.wait_for(|l| l.status != SessionStatus::Connected) => {}
         () = rt.cancel.cancelled() => {}
     }
+}
+
+/// When the session's caps or quiet hours let it send next, if that is later than `now`.
+async fn paced_until(rt: &Runtime, store: &Store, now: OffsetDateTime) -> Option<OffsetDateTime> {
+    let pacing = Pacing::of(&rt.settings());
+    if pacing.is_free() {
+        return None;
+    }
+    let sent = match store.recent_sends(rt.id, now - LOOK_BACK).await {
+        Ok(sent) => sent,
+        Err(e) => {
+            error!(session = %rt.name, error = %e, "could not read the recent sends; holding back a minute");
+            return Some(now + Duration::from_secs(60));
+        }
+    };
+    Some(pacing.earliest(now, &sent)).filter(|at| *at > now)
 }
 
 fn throttle_gap(rt: &Runtime) -> Duration {

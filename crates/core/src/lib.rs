@@ -30,6 +30,7 @@ pub mod media_send;
 pub mod message_view;
 pub mod messages;
 pub mod number_gate;
+pub mod pacing;
 pub mod presence;
 pub mod received;
 pub mod sessions;

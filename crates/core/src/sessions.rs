@@ -174,6 +174,8 @@ impl Sessions {
             .ok_or_else(|| Error::NotFound(format!("session '{name}'")))?;
         if let Some(rt) = self.runtime(record.id) {
             *rt.settings.lock().unwrap_or_else(|p| p.into_inner()) = settings;
+            // A dispatcher waiting on the old caps or quiet hours looks again.
+            rt.wake.notify_one();
         }
         Ok(updated)
     }

@@ -122,6 +122,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (6, "chats", include_str!("../migrations/sqlite/0006_chats.sql")),
             (7, "number_checks", include_str!("../migrations/sqlite/0007_number_checks.sql")),
             (8, "error_code", include_str!("../migrations/sqlite/0008_error_code.sql")),
+            (9, "sent_index", include_str!("../migrations/sqlite/0009_sent_index.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -132,6 +133,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (6, "chats", include_str!("../migrations/postgres/0006_chats.sql")),
             (7, "number_checks", include_str!("../migrations/postgres/0007_number_checks.sql")),
             (8, "error_code", include_str!("../migrations/postgres/0008_error_code.sql")),
+            (9, "sent_index", include_str!("../migrations/postgres/0009_sent_index.sql")),
         ],
     };
     files

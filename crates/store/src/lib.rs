@@ -17,6 +17,7 @@ mod media;
 mod messages;
 mod model;
 mod number_checks;
+mod sends;
 mod sessions;
 mod statement;
 #[cfg(feature = "testing")]

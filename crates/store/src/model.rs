@@ -20,12 +20,37 @@ pub struct SessionSettings {
     /// Ask WhatsApp whether a number has an account before the first send to it, and
     /// fail sends to numbers that have none (`not_on_whatsapp`) instead of sending them.
     pub check_numbers: bool,
+    /// At most this many sends in any minute, hour and day; `None`: no cap.
+    pub cap_per_minute: Option<u32>,
+    pub cap_per_hour: Option<u32>,
+    pub cap_per_day: Option<u32>,
+    /// Hours in which nothing is sent; messages wait for their end.
+    pub quiet_hours: Option<QuietHours>,
+}
+
+/// A daily stretch without sends, in a time zone: `22:00`–`08:00` spans midnight.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietHours {
+    /// `HH:MM`, local time.
+    pub start: String,
+    pub end: String,
+    /// An IANA time zone, e.g. `Asia/Beirut`.
+    pub time_zone: String,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
         // A cold number sending like a person: one message every 8–22 seconds.
-        Self { throttle_min_ms: 8_000, throttle_max_ms: 22_000, images: None, check_numbers: false }
+        Self {
+            throttle_min_ms: 8_000,
+            throttle_max_ms: 22_000,
+            images: None,
+            check_numbers: false,
+            cap_per_minute: None,
+            cap_per_hour: None,
+            cap_per_day: None,
+            quiet_hours: None,
+        }
     }
 }
 

@@ -294,8 +294,7 @@ impl Config {
             session_defaults: SessionSettings {
                 throttle_min_ms: self.throttle.min_delay_ms,
                 throttle_max_ms: self.throttle.max_delay_ms,
-                images: None,
-                check_numbers: false,
+                ..SessionSettings::default()
             },
             dispatch: DispatchConfig {
                 max_attempts: self.delivery.max_attempts,

@@ -5,9 +5,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use wagate_core::pacing::check_quiet_hours;
 use wagate_core::sessions::Qr;
 use wagate_core::{Gateway, SessionRecord, SessionSettings};
-use wagate_store::ImageSettings;
+use wagate_store::{ImageSettings, QuietHours};
 use wagate_types::{PhoneNumber, SessionName, SessionStatus};
 
 use crate::auth::Caller;
@@ -48,6 +49,39 @@ pub struct Settings {
     /// (answers kept a week, a "no" a day); sends to numbers without one fail as
     /// `not_on_whatsapp` instead of going nowhere. Left out when changing: kept.
     check_numbers: Option<bool>,
+    /// At most this many sends in any minute, hour and day (each `null`: no cap).
+    /// Messages over a cap wait. Left out when changing: kept.
+    caps: Option<Caps>,
+    /// Hours in which nothing is sent (messages wait for their end); `null`: none.
+    /// Left out when changing: kept.
+    #[serde(default, deserialize_with = "present")]
+    quiet_hours: Option<Option<Quiet>>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Caps {
+    #[serde(default)]
+    #[schema(example = 6)]
+    per_minute: Option<u32>,
+    #[serde(default)]
+    #[schema(example = 120)]
+    per_hour: Option<u32>,
+    #[serde(default)]
+    #[schema(example = 1000)]
+    per_day: Option<u32>,
+}
+
+/// A daily stretch without sends in a time zone; `22:00` to `08:00` spans midnight.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quiet {
+    #[schema(example = "22:00")]
+    start: String,
+    #[schema(example = "08:00")]
+    end: String,
+    #[schema(example = "Asia/Beirut")]
+    time_zone: String,
 }
 
 /// A field that may be `null` (set to nothing) or left out (kept).
@@ -79,6 +113,34 @@ impl Settings {
             if !(1..=100).contains(&images.jpeg_quality) {
                 return Err(ApiError::invalid_field("settings.images.jpeg_quality", "must be between 1 and 100"));
             }
+        }
+        if let Some(caps) = &self.caps {
+            for (field, cap) in
+                [("per_minute", caps.per_minute), ("per_hour", caps.per_hour), ("per_day", caps.per_day)]
+            {
+                if cap == Some(0) {
+                    return Err(ApiError::invalid_field(
+                        &format!("settings.caps.{field}"),
+                        "must be at least 1, or null for no cap",
+                    ));
+                }
+            }
+        }
+        let quiet_hours = match self.quiet_hours {
+            Some(Some(q)) => {
+                let q = QuietHours { start: q.start, end: q.end, time_zone: q.time_zone };
+                check_quiet_hours(&q).map_err(|why| ApiError::invalid_field("settings.quiet_hours", why))?;
+                Some(Some(q))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        if let Some(caps) = self.caps {
+            (settings.cap_per_minute, settings.cap_per_hour, settings.cap_per_day) =
+                (caps.per_minute, caps.per_hour, caps.per_day);
+        }
+        if let Some(quiet) = quiet_hours {
+            settings.quiet_hours = quiet;
         }
         if let Some(throttle) = self.throttle {
             throttle.apply(settings)?;
@@ -151,6 +213,16 @@ impl From<SessionRecord> for Session {
                     reencode: i.reencode,
                 })),
                 check_numbers: Some(r.settings.check_numbers),
+                caps: Some(Caps {
+                    per_minute: r.settings.cap_per_minute,
+                    per_hour: r.settings.cap_per_hour,
+                    per_day: r.settings.cap_per_day,
+                }),
+                quiet_hours: Some(r.settings.quiet_hours.map(|q| Quiet {
+                    start: q.start,
+                    end: q.end,
+                    time_zone: q.time_zone,
+                })),
             },
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),

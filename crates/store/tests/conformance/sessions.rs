@@ -15,8 +15,7 @@ wagate_store::on_both_backends!(
 );
 
 async fn created_session_reads_back(db: &TestDb) {
-    let settings =
-        SessionSettings { throttle_min_ms: 1_000, throttle_max_ms: 2_500, images: None, check_numbers: false };
+    let settings = SessionSettings { throttle_min_ms: 1_000, throttle_max_ms: 2_500, ..SessionSettings::default() };
 
     let created = db.store.create_session(&tenant(), &name("sales"), &settings, t0()).await.unwrap();
 
@@ -62,6 +61,14 @@ async fn settings_update_round_trips(db: &TestDb) {
         throttle_max_ms: 250,
         images: Some(wagate_store::ImageSettings { max_side: 640, jpeg_quality: 60, reencode: true }),
         check_numbers: true,
+        cap_per_minute: Some(5),
+        cap_per_hour: None,
+        cap_per_day: Some(200),
+        quiet_hours: Some(wagate_store::QuietHours {
+            start: "22:00".into(),
+            end: "08:00".into(),
+            time_zone: "Asia/Beirut".into(),
+        }),
     };
 
     let updated = db.store.update_session_settings(session.id, &settings, t0() + secs(60)).await.unwrap();

@@ -12,6 +12,7 @@ mod live;
 mod media_urls;
 mod messages;
 mod openapi;
+mod pacing;
 mod received;
 mod sessions;
 mod shutdown;

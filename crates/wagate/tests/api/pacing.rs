@@ -1,0 +1,59 @@
+//! Caps and quiet hours set through the API hold sends back on the FakeEngine.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+use crate::kinds::app;
+
+async fn settings(app: &TestApp, settings: Value) -> reqwest::Response {
+    let patch = app.request(Method::PATCH, "/api/v1/sessions/default").json(&json!({ "settings": settings }));
+    patch.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_cap_per_minute_holds_the_next_send_back() {
+    let app = app().await;
+    let changed: Value = settings(&app, json!({ "caps": { "per_minute": 2 } })).await.json().await.unwrap();
+    assert_eq!(changed["settings"]["caps"], json!({ "per_minute": 2, "per_hour": null, "per_day": null }));
+    assert!(changed["settings"]["throttle"].is_object(), "kept: {changed}");
+
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let accepted = app.send_text("default", "+9611234567", &format!("Message {n}")).await;
+        ids.push(accepted["id"].as_str().unwrap().to_owned());
+    }
+    app.wait_for_message(&ids[0], "sent").await;
+    app.wait_for_message(&ids[1], "sent").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(app.message(&ids[2]).await["status"], "queued", "the third waits for the minute");
+    assert_eq!(app.engine.sent().len(), 2);
+
+    // Lifting the cap lets it go.
+    assert_eq!(settings(&app, json!({ "caps": {} })).await.status(), StatusCode::OK);
+    app.wait_for_message(&ids[2], "sent").await;
+}
+
+#[tokio::test]
+async fn quiet_hours_and_caps_are_checked_and_kept() {
+    let app = app().await;
+    let before = app.snapshot().await;
+    for bad in [
+        json!({ "caps": { "per_minute": 0 } }),
+        json!({ "caps": { "per_week": 3 } }),
+        json!({ "quiet_hours": { "start": "22:00", "end": "08:00", "time_zone": "Mars/Olympus" } }),
+        json!({ "quiet_hours": { "start": "10pm", "end": "08:00", "time_zone": "Asia/Beirut" } }),
+        json!({ "quiet_hours": { "start": "22:00", "time_zone": "Asia/Beirut" } }),
+    ] {
+        assert_eq!(settings(&app, bad.clone()).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(app.snapshot().await, before, "nothing changed");
+
+    let quiet = json!({ "start": "22:00", "end": "08:00", "time_zone": "Asia/Beirut" });
+    let set: Value = settings(&app, json!({ "quiet_hours": quiet })).await.json().await.unwrap();
+    assert_eq!(set["settings"]["quiet_hours"], quiet);
+    let shown: Value = app.get("/api/v1/sessions/default").await.json().await.unwrap();
+    assert_eq!(shown["settings"]["quiet_hours"], quiet);
+    let cleared: Value = settings(&app, json!({ "quiet_hours": null })).await.json().await.unwrap();
+    assert_eq!(cleared["settings"]["quiet_hours"], Value::Null);
+}
