@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use wagate_core::GatewayConfig;
 use wagate_core::dispatch::DispatchConfig;
 use wagate_core::media::{AllowList, ImagePolicy, MediaConfig, S3Config};
+use wagate_core::pacing::check_quiet_hours;
+use wagate_store::QuietHours;
 use wagate_store::SessionSettings;
 use wagate_types::Country;
 
@@ -47,6 +49,16 @@ pub struct Config {
 pub struct Throttle {
     pub min_delay_ms: u64,
     pub max_delay_ms: u64,
+    /// Caps of a new session: at most this many sends in any minute, hour, day.
+    #[serde(default)]
+    pub per_minute: Option<u32>,
+    #[serde(default)]
+    pub per_hour: Option<u32>,
+    #[serde(default)]
+    pub per_day: Option<u32>,
+    /// Quiet hours of a new session.
+    #[serde(default)]
+    pub quiet_hours: Option<QuietHours>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,7 +185,14 @@ impl Default for Config {
             api_key_file: None,
             default_country: None,
             log: "info".into(),
-            throttle: Throttle { min_delay_ms: session.throttle_min_ms, max_delay_ms: session.throttle_max_ms },
+            throttle: Throttle {
+                min_delay_ms: session.throttle_min_ms,
+                max_delay_ms: session.throttle_max_ms,
+                per_minute: None,
+                per_hour: None,
+                per_day: None,
+                quiet_hours: None,
+            },
             delivery: Delivery {
                 max_attempts: dispatch.max_attempts,
                 retry_base_ms: dispatch.retry_base.as_millis() as u64,
@@ -239,6 +258,12 @@ impl Config {
         {
             bail!("api_key must be at least 16 characters");
         }
+        if [self.throttle.per_minute, self.throttle.per_hour, self.throttle.per_day].contains(&Some(0)) {
+            bail!("throttle.per_minute, per_hour and per_day must be at least 1 when set");
+        }
+        if let Some(quiet) = &self.throttle.quiet_hours {
+            check_quiet_hours(quiet).map_err(|why| anyhow::anyhow!("throttle.quiet_hours: {why}"))?;
+        }
         if self.throttle.min_delay_ms > self.throttle.max_delay_ms {
             bail!("throttle.min_delay_ms must not be larger than throttle.max_delay_ms");
         }
@@ -294,6 +319,10 @@ impl Config {
             session_defaults: SessionSettings {
                 throttle_min_ms: self.throttle.min_delay_ms,
                 throttle_max_ms: self.throttle.max_delay_ms,
+                cap_per_minute: self.throttle.per_minute,
+                cap_per_hour: self.throttle.per_hour,
+                cap_per_day: self.throttle.per_day,
+                quiet_hours: self.throttle.quiet_hours.clone(),
                 ..SessionSettings::default()
             },
             dispatch: DispatchConfig {
@@ -403,6 +432,26 @@ mod tests {
             let err = Config::load(None).unwrap_err();
             assert!(format!("{err:#}").contains("10.0.0.0/33"), "{err:#}");
             jail.create_file("wagate.toml", "[media]\njpeg_quality = 0\n")?;
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn new_sessions_get_the_configured_caps_and_quiet_hours() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "wagate.toml",
+                "[throttle]\nmin_delay_ms = 8000\nmax_delay_ms = 22000\nper_minute = 4\nper_day = 500\n\
+                 quiet_hours = { start = \"22:00\", end = \"08:00\", time_zone = \"Asia/Beirut\" }\n",
+            )?;
+            let defaults = Config::load(None).expect("loads").gateway().expect("gateway").session_defaults;
+            assert_eq!(
+                (defaults.cap_per_minute, defaults.cap_per_hour, defaults.cap_per_day),
+                (Some(4), None, Some(500))
+            );
+            assert_eq!(defaults.quiet_hours.expect("quiet hours").time_zone, "Asia/Beirut");
+            jail.set_env("WAGATE_THROTTLE__QUIET_HOURS__TIME_ZONE", "Nowhere/Atall");
             assert!(Config::load(None).is_err());
             Ok(())
         });
