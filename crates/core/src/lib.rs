@@ -32,6 +32,7 @@ pub mod messages;
 pub mod number_gate;
 pub mod pacing;
 pub mod presence;
+pub mod queue;
 pub mod received;
 pub mod sessions;
 pub mod status;

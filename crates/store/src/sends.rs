@@ -1,11 +1,12 @@
-//! When a session's messages went out, for its caps.
+//! When a session's messages went out, for its caps, and what waits to go out.
 
 use sqlx::Row;
 use time::OffsetDateTime;
 use wagate_types::SessionId;
 
+use crate::messages::{COLUMNS, message_from_row};
 use crate::time_ms::{from_ms, to_ms};
-use crate::{Result, Store};
+use crate::{MessageRecord, Result, Store};
 
 impl Store {
     /// When the session's outbound messages sent since `since` were acknowledged,
@@ -20,5 +21,31 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| Ok(from_ms(row.try_get("sent_at")?))).collect()
+    }
+}
+
+impl Store {
+    /// The messages waiting in the session's queue (queued, scheduled, sending), in the
+    /// order the dispatcher takes due ones (priority, then oldest), at most `limit`; and
+    /// how many wait in all.
+    pub async fn waiting(&self, session: SessionId, limit: u32) -> Result<(u64, Vec<MessageRecord>)> {
+        let count: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM messages WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
+        )
+        .bind(session.to_string())
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.session_id = $1 \
+             AND m.status IN ('queued', 'scheduled', 'sending') ORDER BY m.priority DESC, m.id LIMIT $2"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(session.to_string())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let waiting = rows.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+        Ok((u64::try_from(count).unwrap_or(0), waiting))
     }
 }

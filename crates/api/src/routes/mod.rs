@@ -11,6 +11,7 @@ mod messages;
 mod params;
 mod presence;
 mod qr_image;
+mod queue;
 mod send_body;
 mod send_form;
 mod sessions;
@@ -42,6 +43,7 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(sessions::pair_code))
         .routes(routes!(sessions::restart))
         .routes(routes!(sessions::logout))
+        .routes(routes!(queue::get))
         .merge(
             // Files come in the body (base64 or uploaded), so sends may be larger than
             // other requests; the media store enforces its own limit on the file.

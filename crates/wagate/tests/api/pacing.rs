@@ -57,3 +57,33 @@ async fn quiet_hours_and_caps_are_checked_and_kept() {
     let cleared: Value = settings(&app, json!({ "quiet_hours": null })).await.json().await.unwrap();
     assert_eq!(cleared["settings"]["quiet_hours"], Value::Null);
 }
+
+#[tokio::test]
+async fn the_queue_shows_its_depth_the_caps_used_and_when_each_message_should_go() {
+    let app = app().await;
+    let paced = json!({ "throttle": { "min_delay_ms": 10_000, "max_delay_ms": 20_000 }, "caps": { "per_minute": 2 } });
+    assert_eq!(settings(&app, paced).await.status(), StatusCode::OK);
+    app.engine.drop_connection("default").await;
+    app.wait_for_session("default", "reconnecting").await;
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let accepted = app.send_text("default", "+9611234567", &format!("Message {n}")).await;
+        ids.push(accepted["id"].as_str().unwrap().to_owned());
+    }
+
+    let queue: Value = app.get("/api/v1/sessions/default/queue").await.json().await.unwrap();
+    assert_eq!((queue["session"].as_str(), queue["depth"].as_u64()), (Some("default"), Some(3)), "{queue:#}");
+    assert_eq!(queue["caps"]["per_minute"], json!({ "limit": 2, "used": 0 }));
+    assert_eq!(queue["caps"]["per_day"], json!({ "limit": null, "used": 0 }));
+    let listed: Vec<&str> = queue["messages"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(listed, ids.iter().map(String::as_str).collect::<Vec<_>>(), "in send order");
+    let at = |i: usize| {
+        let text = queue["messages"][i]["estimated_send_at"].as_str().unwrap();
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    assert_eq!(at(1) - at(0), time::Duration::seconds(15), "the average pause");
+    assert_eq!(at(2) - at(0), time::Duration::seconds(60), "the third waits for the minute's cap");
+
+    assert_eq!(app.get("/api/v1/sessions/nobody/queue").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/api/v1/sessions/Bad%20Name/queue").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
