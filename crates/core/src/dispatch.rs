@@ -186,10 +186,22 @@ async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig) {
 
 /// When the session's caps or quiet hours let it send next, if that is later than `now`.
 async fn paced_until(rt: &Runtime, store: &Store, now: OffsetDateTime) -> Option<OffsetDateTime> {
-    let pacing = Pacing::of(&rt.settings());
-    if pacing.is_free() {
+    let settings = rt.settings();
+    if Pacing::of(&settings, None).is_free() {
         return None;
     }
+    let first_send = if settings.warmup.is_empty() {
+        None
+    } else {
+        match store.first_send(rt.id).await {
+            Ok(first) => first,
+            Err(e) => {
+                error!(session = %rt.name, error = %e, "could not read the first send; holding back a minute");
+                return Some(now + Duration::from_secs(60));
+            }
+        }
+    };
+    let pacing = Pacing::of(&settings, first_send);
     let sent = match store.recent_sends(rt.id, now - LOOK_BACK).await {
         Ok(sent) => sent,
         Err(e) => {

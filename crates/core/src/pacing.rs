@@ -19,6 +19,9 @@ pub struct Pacing {
     /// At most `n` sends in any `window`.
     caps: Vec<(Duration, u32)>,
     quiet: Option<Quiet>,
+    /// Daily caps from the day of the first send on, and that first send.
+    warmup: Vec<u32>,
+    first_send: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -30,8 +33,9 @@ struct Quiet {
 
 impl Pacing {
     /// The session's rules; a quiet-hours setting that does not read (checked when it
-    /// is set) is left out rather than stopping the session.
-    pub fn of(settings: &SessionSettings) -> Self {
+    /// is set) is left out rather than stopping the session. `first_send`: when the
+    /// session's first message went out, for the warm-up (`None`: none yet).
+    pub fn of(settings: &SessionSettings, first_send: Option<OffsetDateTime>) -> Self {
         let caps = [
             (Duration::from_secs(60), settings.cap_per_minute),
             (Duration::from_secs(3600), settings.cap_per_hour),
@@ -41,12 +45,18 @@ impl Pacing {
         .filter_map(|(window, cap)| cap.map(|n| (window, n.max(1))))
         .collect();
         let quiet = settings.quiet_hours.as_ref().and_then(|q| quiet_of(q).ok());
-        Self { caps, quiet }
+        Self { caps, quiet, warmup: settings.warmup.clone(), first_send }
     }
 
     /// Whether there is anything to keep: without caps or quiet hours, no history is needed.
     pub fn is_free(&self) -> bool {
-        self.caps.is_empty() && self.quiet.is_none()
+        self.caps.is_empty() && self.quiet.is_none() && self.warmup.is_empty()
+    }
+
+    /// The warm-up's cap for a day's sends at `at`, if it still holds.
+    fn warmup_cap(&self, at: OffsetDateTime) -> Option<u32> {
+        let day = self.first_send.map_or(0, |first| (at - first).whole_days().max(0));
+        usize::try_from(day).ok().and_then(|day| self.warmup.get(day)).map(|cap| (*cap).max(1))
     }
 
     /// The earliest time at or after `candidate` when one more send keeps every cap and
@@ -57,7 +67,8 @@ impl Pacing {
         // Each rule can only push the time later; a few rounds settle it.
         for _ in 0..16 {
             let before = at;
-            for &(window, cap) in &self.caps {
+            let warmup = self.warmup_cap(at).map(|cap| (LOOK_BACK, cap));
+            for &(window, cap) in self.caps.iter().chain(warmup.iter()) {
                 let in_window: Vec<&OffsetDateTime> = sent.iter().filter(|s| **s > at - window && **s <= at).collect();
                 if in_window.len() >= cap as usize {
                     // Wait until enough of them have left the window.
@@ -136,27 +147,43 @@ mod tests {
 
     #[test]
     fn a_cap_waits_until_the_oldest_send_leaves_its_window() {
-        let pacing = Pacing::of(&SessionSettings { cap_per_minute: Some(3), ..settings() });
+        let pacing = Pacing::of(&SessionSettings { cap_per_minute: Some(3), ..settings() }, None);
         let t = datetime!(2030-01-01 12:00:00 UTC);
         let sent = [t, t + time::Duration::seconds(10), t + time::Duration::seconds(20)];
         let now = t + time::Duration::seconds(30);
         assert_eq!(pacing.earliest(now, &sent), t + time::Duration::seconds(60), "the first leaves the minute");
         assert_eq!(pacing.earliest(now, &sent[1..]), now, "two in the minute: free");
-        assert_eq!(Pacing::of(&settings()).earliest(now, &sent), now, "no caps, no wait");
+        assert_eq!(Pacing::of(&settings(), None).earliest(now, &sent), now, "no caps, no wait");
     }
 
     #[test]
     fn quiet_hours_hold_sends_until_they_end_in_the_sessions_time_zone() {
         // Beirut is UTC+2 in January: 22:00–08:00 local is 20:00–06:00 UTC.
-        let pacing = Pacing::of(&SessionSettings { quiet_hours: quiet("22:00", "08:00"), ..settings() });
+        let pacing = Pacing::of(&SessionSettings { quiet_hours: quiet("22:00", "08:00"), ..settings() }, None);
         let late = datetime!(2030-01-01 21:30:00 UTC);
         assert_eq!(pacing.earliest(late, &[]), datetime!(2030-01-02 06:00:00 UTC), "to 08:00 the next day");
         let early = datetime!(2030-01-02 03:00:00 UTC);
         assert_eq!(pacing.earliest(early, &[]), datetime!(2030-01-02 06:00:00 UTC), "to 08:00 the same day");
         let day = datetime!(2030-01-02 10:00:00 UTC);
         assert_eq!(pacing.earliest(day, &[]), day);
-        let lunch = Pacing::of(&SessionSettings { quiet_hours: quiet("12:00", "13:30"), ..settings() });
+        let lunch = Pacing::of(&SessionSettings { quiet_hours: quiet("12:00", "13:30"), ..settings() }, None);
         assert_eq!(lunch.earliest(day, &[]), datetime!(2030-01-02 11:30:00 UTC));
+    }
+
+    #[test]
+    fn a_warm_up_grows_the_daily_cap_from_the_first_send() {
+        let first = datetime!(2030-01-01 09:00:00 UTC);
+        let pacing = Pacing::of(&SessionSettings { warmup: vec![2, 4], ..settings() }, Some(first));
+        let day = |n: i64, h: i64| first + time::Duration::days(n) + time::Duration::hours(h);
+        let two = [day(0, 1), day(0, 2)];
+        assert_eq!(pacing.earliest(day(0, 3), &two), day(1, 1), "2 on the first day: the next when one leaves the day");
+        let four = [day(1, 1), day(1, 2), day(1, 3), day(1, 4)];
+        assert_eq!(pacing.earliest(day(1, 5), &four[..3]), day(1, 5), "4 on the second day");
+        assert_eq!(pacing.earliest(day(1, 5), &four), day(2, 1), "the fifth waits");
+        let many: Vec<OffsetDateTime> = (1..=20).map(|m| day(2, 0) + time::Duration::minutes(m)).collect();
+        assert_eq!(pacing.earliest(day(2, 1), &many), day(2, 1), "after the warm-up, no daily cap");
+        let fresh = Pacing::of(&SessionSettings { warmup: vec![1], ..settings() }, None);
+        assert_eq!(fresh.earliest(day(0, 0), &[]), day(0, 0), "a number that never sent may start");
     }
 
     #[test]
@@ -182,7 +209,7 @@ mod tests {
             quiet_hours: quiet("21:40", "21:50"),
             ..settings()
         };
-        let pacing = Pacing::of(&settings);
+        let pacing = Pacing::of(&settings, None);
         // 21:00 Beirut; quiet from 21:40 to 21:50 local.
         let start = datetime!(2030-01-01 19:00:00 UTC);
         let (quiet_from, quiet_to) = (datetime!(2030-01-01 19:40:00 UTC), datetime!(2030-01-01 19:50:00 UTC));

@@ -36,7 +36,8 @@ impl Gateway {
         let sent = self.store.recent_sends(record.id, now - LOOK_BACK).await.context("read recent sends")?;
         let (depth, waiting) = self.store.waiting(record.id, LISTED).await.context("read the queue")?;
         let count = |window: time::Duration| sent.iter().filter(|s| **s > now - window).count() as u64;
-        let estimates = estimate(&record.settings, now, &sent, &waiting);
+        let first_send = self.store.first_send(record.id).await.context("read the first send")?;
+        let estimates = estimate(&record.settings, first_send, now, &sent, &waiting);
         Ok(Queue {
             depth,
             sent_last_minute: count(time::Duration::minutes(1)),
@@ -54,11 +55,12 @@ impl Gateway {
 /// allow. Returned in the order of `waiting`.
 pub fn estimate(
     settings: &SessionSettings,
+    first_send: Option<OffsetDateTime>,
     now: OffsetDateTime,
     sent: &[OffsetDateTime],
     waiting: &[MessageRecord],
 ) -> Vec<OffsetDateTime> {
-    let pacing = Pacing::of(settings);
+    let pacing = Pacing::of(settings, first_send);
     let (min, max) = (settings.throttle_min_ms, settings.throttle_max_ms.max(settings.throttle_min_ms));
     let pause = Duration::from_millis(min.midpoint(max));
     let mut sent: Vec<OffsetDateTime> = sent.to_vec();
@@ -142,7 +144,7 @@ mod tests {
         let high = waiting(Priority::High, now);
         let later = waiting(Priority::High, now + time::Duration::hours(1));
         let third = waiting(Priority::Normal, now);
-        let at = estimate(&settings, now, &[], &[normal, high, later, third]);
+        let at = estimate(&settings, None, now, &[], &[normal, high, later, third]);
         assert_eq!(at[1], now, "high priority first");
         assert_eq!(at[0], now + time::Duration::seconds(15), "then after the average pause");
         assert_eq!(at[3], now + time::Duration::seconds(60), "the third in a minute waits for the cap");

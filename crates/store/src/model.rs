@@ -26,6 +26,9 @@ pub struct SessionSettings {
     pub cap_per_day: Option<u32>,
     /// Hours in which nothing is sent; messages wait for their end.
     pub quiet_hours: Option<QuietHours>,
+    /// A new number's daily caps, growing: the first entry holds on the day of its
+    /// first send, the next on the day after, …; none after the last.
+    pub warmup: Vec<u32>,
 }
 
 /// A daily stretch without sends, in a time zone: `22:00`–`08:00` spans midnight.
@@ -50,6 +53,7 @@ impl Default for SessionSettings {
             cap_per_hour: None,
             cap_per_day: None,
             quiet_hours: None,
+            warmup: Vec::new(),
         }
     }
 }

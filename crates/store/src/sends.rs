@@ -25,6 +25,17 @@ impl Store {
 }
 
 impl Store {
+    /// When the session's first message went out, if any did.
+    pub async fn first_send(&self, session: SessionId) -> Result<Option<OffsetDateTime>> {
+        let first: Option<i64> =
+            sqlx::query("SELECT MIN(sent_at) AS first FROM messages WHERE session_id = $1 AND direction = 'outbound'")
+                .bind(session.to_string())
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("first")?;
+        Ok(first.map(from_ms))
+    }
+
     /// The messages waiting in the session's queue (queued, scheduled, sending), in the
     /// order the dispatcher takes due ones (priority, then oldest), at most `limit`; and
     /// how many wait in all.

@@ -56,6 +56,11 @@ pub struct Settings {
     /// Left out when changing: kept.
     #[serde(default, deserialize_with = "present")]
     quiet_hours: Option<Option<Quiet>>,
+    /// A new number's daily caps, growing: the first holds for the 24 hours from its
+    /// first send, the next for the 24 hours after, …; none after the last (`[]`: no
+    /// warm-up). Left out when changing: kept.
+    #[schema(example = json!([20, 40, 80, 150, 300]))]
+    warmup: Option<Vec<u32>>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -126,6 +131,11 @@ impl Settings {
                 }
             }
         }
+        if let Some(warmup) = &self.warmup
+            && (warmup.len() > 90 || warmup.contains(&0))
+        {
+            return Err(ApiError::invalid_field("settings.warmup", "up to 90 daily caps, each at least 1"));
+        }
         let quiet_hours = match self.quiet_hours {
             Some(Some(q)) => {
                 let q = QuietHours { start: q.start, end: q.end, time_zone: q.time_zone };
@@ -141,6 +151,9 @@ impl Settings {
         }
         if let Some(quiet) = quiet_hours {
             settings.quiet_hours = quiet;
+        }
+        if let Some(warmup) = self.warmup {
+            settings.warmup = warmup;
         }
         if let Some(throttle) = self.throttle {
             throttle.apply(settings)?;
@@ -223,6 +236,7 @@ impl From<SessionRecord> for Session {
                     end: q.end,
                     time_zone: q.time_zone,
                 })),
+                warmup: Some(r.settings.warmup),
             },
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),

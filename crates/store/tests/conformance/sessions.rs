@@ -69,6 +69,7 @@ async fn settings_update_round_trips(db: &TestDb) {
             end: "08:00".into(),
             time_zone: "Asia/Beirut".into(),
         }),
+        warmup: vec![20, 40, 80],
     };
 
     let updated = db.store.update_session_settings(session.id, &settings, t0() + secs(60)).await.unwrap();

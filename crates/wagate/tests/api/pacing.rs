@@ -56,6 +56,12 @@ async fn quiet_hours_and_caps_are_checked_and_kept() {
     assert_eq!(shown["settings"]["quiet_hours"], quiet);
     let cleared: Value = settings(&app, json!({ "quiet_hours": null })).await.json().await.unwrap();
     assert_eq!(cleared["settings"]["quiet_hours"], Value::Null);
+
+    let warm: Value = settings(&app, json!({ "warmup": [20, 40, 80] })).await.json().await.unwrap();
+    assert_eq!(warm["settings"]["warmup"], json!([20, 40, 80]));
+    assert_eq!(settings(&app, json!({ "warmup": [20, 0] })).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let shown: Value = app.get("/api/v1/sessions/default").await.json().await.unwrap();
+    assert_eq!(shown["settings"]["warmup"], json!([20, 40, 80]), "a refused change changed nothing");
 }
 
 #[tokio::test]
@@ -86,4 +92,17 @@ async fn the_queue_shows_its_depth_the_caps_used_and_when_each_message_should_go
 
     assert_eq!(app.get("/api/v1/sessions/nobody/queue").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.get("/api/v1/sessions/Bad%20Name/queue").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_new_number_warms_up_with_a_small_daily_cap() {
+    let app = app().await;
+    assert_eq!(settings(&app, json!({ "warmup": [1, 5] })).await.status(), StatusCode::OK);
+    let first = app.send_text("default", "+9611234567", "First").await;
+    let second = app.send_text("default", "+9611234567", "Second").await;
+    app.wait_for_message(first["id"].as_str().unwrap(), "sent").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(app.message(second["id"].as_str().unwrap()).await["status"], "queued", "one on the first day");
+    assert_eq!(settings(&app, json!({ "warmup": [] })).await.status(), StatusCode::OK);
+    app.wait_for_message(second["id"].as_str().unwrap(), "sent").await;
 }
