@@ -74,6 +74,23 @@ async fn a_scheduled_message_waits_for_its_time() {
 }
 
 #[tokio::test]
+async fn a_scheduled_message_survives_a_restart_and_fires_within_a_second_of_its_time() {
+    let mut app = spawn_app().await;
+    app.connected_session("default").await;
+    let at = OffsetDateTime::now_utc() + Duration::from_millis(2500);
+    let body = json!({ "to": "+4915123456789", "text": "after the restart", "send_at": at.format(&Rfc3339).unwrap() });
+    let message: Value = app.post("/api/v1/messages", body).await.json().await.unwrap();
+    let id = message["id"].as_str().unwrap().to_owned();
+    app.restart().await;
+    assert_eq!(app.message(&id).await["status"], "scheduled", "kept across the restart");
+    let sent = app.wait_for_message(&id, "sent").await;
+    let sent_at = OffsetDateTime::parse(sent["sent_at"].as_str().unwrap(), &Rfc3339).unwrap();
+    assert!(sent_at >= at - Duration::from_millis(1), "sent at {sent_at}, due {at}");
+    assert!(sent_at - at < Duration::from_secs(1), "sent at {sent_at}, more than a second after {at}");
+    assert_eq!(app.engine.sent().len(), 1);
+}
+
+#[tokio::test]
 async fn sends_are_spaced_by_the_session_throttle() {
     let app = spawn_app().await;
     app.connected_session("default").await;
