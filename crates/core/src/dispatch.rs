@@ -81,7 +81,10 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
         match claimed {
             Ok(Some(message)) => {
                 let result = attempt(&rt, &store, &message, media.get(), &config).await;
-                let reached_whatsapp = !matches!(result, AttemptResult::NotAttempted);
+                let reached_whatsapp = !matches!(
+                    result,
+                    AttemptResult::NotAttempted | AttemptResult::Held { .. } | AttemptResult::OptedOut { .. }
+                );
                 record(&store, &message, &result).await;
                 if reached_whatsapp {
                     not_before = Some(Instant::now() + throttle_gap(&rt));
@@ -112,6 +115,9 @@ async fn attempt(
         && let Err(e) = crate::updates::apply_to_original(store, message).await
     {
         warn!(error = %e, "could not apply the change to the original message");
+    }
+    if let Some(ended) = crate::opt_in::check(rt, store, message).await {
+        return ended;
     }
     if let Some(ended) = crate::number_gate::check(rt, store, message).await {
         return ended;

@@ -10,8 +10,10 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use wagate_engine::GroupChange;
-use wagate_store::{EventFilter, EventRecord, InboundRules, MessageRecord, NewEvent, NewInbound, Target};
-use wagate_types::{ChatId, SessionId, SessionName, TenantId};
+use wagate_store::{
+    EventFilter, EventRecord, InboundRules, MessageRecord, NewEvent, NewInbound, Response, SessionSettings, Target,
+};
+use wagate_types::{ChatId, OptInStatus, SessionId, SessionName, TenantId};
 
 use crate::message_view::Message;
 use crate::{Gateway, Result, received};
@@ -25,6 +27,7 @@ pub const KINDS: &[&str] = &[
     MESSAGE_REVOKED,
     GROUP_UPDATED,
     GROUP_PARTICIPANTS,
+    CONTACT_OPT_IN,
 ];
 
 pub const MESSAGE_RECEIVED: &str = "message.received";
@@ -34,6 +37,7 @@ pub const MESSAGE_EDITED: &str = "message.edited";
 pub const MESSAGE_REVOKED: &str = "message.revoked";
 pub const GROUP_UPDATED: &str = "group.updated";
 pub const GROUP_PARTICIPANTS: &str = "group.participants";
+pub const CONTACT_OPT_IN: &str = "contact.opt_in";
 
 /// Whether `pattern` is a known type or a `prefix.*` of known types, or `*`.
 pub fn is_known_filter(pattern: &str) -> bool {
@@ -58,6 +62,14 @@ impl InboundRules for ReceivedRules {
 
     fn events(&self, stored: &MessageRecord, target: Option<&Target>) -> Vec<NewEvent> {
         received_events(stored, target)
+    }
+
+    fn opt_in_contact(&self, settings: &SessionSettings, stored: &MessageRecord) -> Option<String> {
+        crate::opt_in::contact_to_read(settings, stored)
+    }
+
+    fn respond(&self, settings: &SessionSettings, stored: &MessageRecord, opt_in: Option<OptInStatus>) -> Response {
+        crate::opt_in::respond(settings, stored, opt_in)
     }
 }
 

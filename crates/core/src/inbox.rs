@@ -4,8 +4,11 @@
 //! transaction, applied to the message it is about; the events of both are written in
 //! that transaction too.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 use tracing::{debug, error};
 use wagate_engine::{EngineError, Inbox, IncomingMessage};
 use wagate_store::{NewInbound, Store};
@@ -20,11 +23,13 @@ pub struct SessionInbox {
     tenant: TenantId,
     session: SessionId,
     name: SessionName,
+    /// The session's dispatcher, woken when a commit may have queued replies.
+    wake: Arc<Notify>,
 }
 
 impl SessionInbox {
-    pub fn new(store: Store, tenant: TenantId, session: SessionId, name: SessionName) -> Self {
-        Self { store, tenant, session, name }
+    pub fn new(store: Store, tenant: TenantId, session: SessionId, name: SessionName, wake: Arc<Notify>) -> Self {
+        Self { store, tenant, session, name, wake }
     }
 }
 
@@ -38,6 +43,9 @@ impl Inbox for SessionInbox {
             Ok(stored) => {
                 let new = stored.iter().filter(|&&s| s).count();
                 debug!(new, repeated = stored.len() - new, "received messages committed");
+                if new > 0 {
+                    self.wake.notify_one();
+                }
                 Ok(())
             }
             Err(e) => {

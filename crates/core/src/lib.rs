@@ -10,12 +10,14 @@
 //! - [`status`]: status (story) posts, sent like messages.
 //! - [`groups`]: groups, managed live through a session.
 //! - [`events`]: the event log, written with the changes it tells of.
+//! - [`opt_in`]: contacts' consent, asked and kept; the suppression list.
 //! - [`auth`]: API keys.
 //! - [`media`]: media files taken in from clients and received by sessions.
 
 pub mod accept;
 pub mod auth;
 pub mod chats;
+pub mod consent;
 pub mod contacts;
 pub mod content;
 pub mod dispatch;
@@ -30,6 +32,7 @@ pub mod media_send;
 pub mod message_view;
 pub mod messages;
 pub mod number_gate;
+pub mod opt_in;
 pub mod pacing;
 pub mod presence;
 pub mod queue;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use wagate_store::MessageRecord;
-use wagate_types::{Direction, FailureCode, MessageStatus, Priority};
+use wagate_types::{Direction, FailureCode, MessageStatus, Origin, Priority};
 
 use crate::content::rfc3339;
 
@@ -49,6 +49,9 @@ pub struct Message {
     priority: Priority,
     /// The id WhatsApp knows the message by.
     wa_id: String,
+    /// Outbound: who queued it when no API client did: `opt_in` (the prompt and its
+    /// confirmations) or `auto_reply`.
+    origin: Option<Origin>,
     /// Send attempts so far.
     attempts: u32,
     /// Why the last attempt failed.
@@ -294,6 +297,7 @@ impl From<MessageRecord> for Message {
             status: r.status,
             priority: r.priority,
             wa_id: r.wa_id.to_string(),
+            origin: r.origin,
             attempts: r.attempts,
             error: r.error,
             error_code: r.error_code,

@@ -113,6 +113,7 @@ impl Gateway {
             send_at: request.send_at,
             created_at: OffsetDateTime::now_utc(),
             idempotency: request.idempotency,
+            origin: None,
         };
         let accepted = self.accept(message).await?;
         if let (Some((target, emoji)), false) = (own_reaction, accepted.replayed) {

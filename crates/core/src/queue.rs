@@ -120,6 +120,7 @@ mod tests {
             attempts: 0,
             error: None,
             error_code: None,
+            origin: None,
             created_at: due,
             queued_at: Some(due),
             sent_at: None,

@@ -43,7 +43,7 @@ pub struct Runtime {
     pub tenant: TenantId,
     pub name: SessionName,
     pub(crate) live: watch::Sender<Live>,
-    pub(crate) wake: Notify,
+    pub(crate) wake: Arc<Notify>,
     pub(crate) handle: Arc<dyn Session>,
     pub(crate) cancel: CancellationToken,
     /// Where received media is downloaded to.
@@ -307,7 +307,16 @@ impl Sessions {
 
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let spec = SessionSpec { id: record.id, tenant: record.tenant.clone(), name: record.name.clone() };
-        let inbox = Arc::new(SessionInbox::new(store.clone(), record.tenant.clone(), record.id, record.name.clone()));
+        // Received messages may queue replies (opt-in prompts, auto-replies): the inbox
+        // wakes the dispatcher.
+        let wake = Arc::new(Notify::new());
+        let inbox = Arc::new(SessionInbox::new(
+            store.clone(),
+            record.tenant.clone(),
+            record.id,
+            record.name.clone(),
+            wake.clone(),
+        ));
         let handle = match self.inner.engine.start(spec, events_tx, inbox).await {
             Ok(handle) => handle,
             Err(e) => {
@@ -322,7 +331,7 @@ impl Sessions {
             tenant: record.tenant.clone(),
             name: record.name.clone(),
             live: watch::Sender::new(Live { status: SessionStatus::Starting, qr: None }),
-            wake: Notify::new(),
+            wake,
             handle,
             cancel: CancellationToken::new(),
             media: self.inner.media.clone(),

@@ -140,5 +140,6 @@ fn update_message(tenant: &TenantId, target: &MessageRecord, kind: &str, content
         send_at: None,
         created_at: OffsetDateTime::now_utc(),
         idempotency: None,
+        origin: None,
     }
 }

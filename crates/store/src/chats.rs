@@ -8,7 +8,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use wagate_types::{ChatId, MessageId, SessionId, TenantId, WaMessageId};
 
-use crate::messages::{COLUMNS, message_from_row};
+use crate::message_rows::{COLUMNS, message_from_row};
 use crate::statement::Statement;
 use crate::time_ms::to_ms;
 use crate::{MessageRecord, Result, Store, StoreError};

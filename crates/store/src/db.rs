@@ -123,6 +123,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (7, "number_checks", include_str!("../migrations/sqlite/0007_number_checks.sql")),
             (8, "error_code", include_str!("../migrations/sqlite/0008_error_code.sql")),
             (9, "sent_index", include_str!("../migrations/sqlite/0009_sent_index.sql")),
+            (10, "opt_in", include_str!("../migrations/sqlite/0010_opt_in.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -134,6 +135,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (7, "number_checks", include_str!("../migrations/postgres/0007_number_checks.sql")),
             (8, "error_code", include_str!("../migrations/postgres/0008_error_code.sql")),
             (9, "sent_index", include_str!("../migrations/postgres/0009_sent_index.sql")),
+            (10, "opt_in", include_str!("../migrations/postgres/0010_opt_in.sql")),
         ],
     };
     files

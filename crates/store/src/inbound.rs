@@ -7,11 +7,13 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use wagate_types::{ChatId, Direction, MessageId, MessageStatus, Priority, SessionId, SessionName, TenantId};
 
-use crate::messages::{COLUMNS, INSERT_CHUNK, message_from_row};
+use crate::message_rows::{COLUMNS, message_from_row};
+use crate::messages::INSERT_CHUNK;
 use crate::statement::Statement;
 use crate::time_ms::{from_ms, to_ms};
 use crate::{
-    ApplyFn, Backend, ContactRecord, InboundRules, MessageRecord, NewInbound, Result, Store, StoreError, Target,
+    ApplyFn, Backend, ContactRecord, InboundRules, MessageRecord, NewInbound, Result, SessionSettings, Store,
+    StoreError, Target,
 };
 
 /// What one commit learnt about one sender.
@@ -76,7 +78,7 @@ impl Store {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR KEY SHARE",
         };
-        let sql = format!("SELECT phone, name FROM sessions WHERE id = $1 AND tenant_id = $2{lock}");
+        let sql = format!("SELECT phone, name, settings FROM sessions WHERE id = $1 AND tenant_id = $2{lock}");
         let session_row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(session.to_string())
             .bind(tenant.as_str())
@@ -88,6 +90,9 @@ impl Store {
         let name: String = session_row.try_get("name")?;
         let session_name =
             SessionName::parse(&name).map_err(|e| StoreError::Corrupt(format!("session name {name}: {e}")))?;
+        let settings: String = session_row.try_get("settings")?;
+        let settings: SessionSettings = serde_json::from_str(&settings)
+            .map_err(|e| StoreError::Corrupt(format!("settings of session {session}: {e}")))?;
 
         let mut seen = HashSet::new();
         let fresh: Vec<&NewInbound> = messages.iter().filter(|m| seen.insert((&m.chat, &m.sender, &m.wa_id))).collect();
@@ -128,6 +133,7 @@ impl Store {
         }
 
         let mut events = Vec::new();
+        let mut stored_now = Vec::new();
         for msg in fresh.iter().filter(|m| inserted.contains(&m.id.to_string())) {
             let target = match msg.target {
                 Some(_) => self.apply_to_target(&mut tx, session, msg, now, rules).await?,
@@ -135,8 +141,22 @@ impl Store {
             };
             let stored = inbound_record(tenant, session, &session_name, &recipient, msg, now);
             events.extend(rules.events(&stored, target.as_ref()));
+            stored_now.push(stored);
         }
         self.append_events(&mut tx, tenant, &events, now).await?;
+
+        // In order, so a second message of the same batch sees what the first changed.
+        for stored in &stored_now {
+            let opt_in = match rules.opt_in_contact(&settings, stored) {
+                Some(contact) => self.opt_in_in(&mut tx, session, &contact).await?,
+                None => None,
+            };
+            let response = rules.respond(&settings, stored, opt_in);
+            if let Some(change) = &response.opt_in {
+                self.change_opt_in(&mut tx, tenant, session, change, now).await?;
+            }
+            self.insert_outbound(&mut tx, response.replies.iter()).await?;
+        }
 
         // One update per sender, in the order they first appear; the newest push name wins.
         let mut contacts: Vec<ContactUpdate> = Vec::new();
@@ -303,7 +323,7 @@ fn inbound_record(
     msg: &NewInbound,
     now: OffsetDateTime,
 ) -> MessageRecord {
-    let now = crate::messages::truncate_ms(now);
+    let now = crate::message_rows::truncate_ms(now);
     MessageRecord {
         id: msg.id,
         tenant: tenant.clone(),
@@ -317,6 +337,7 @@ fn inbound_record(
         kind: msg.kind.clone(),
         content: msg.content.clone(),
         wa_id: msg.wa_id.clone(),
+        origin: None,
         status: MessageStatus::Received,
         priority: Priority::Normal,
         send_at: None,
@@ -326,7 +347,7 @@ fn inbound_record(
         error_code: None,
         created_at: now,
         queued_at: None,
-        sent_at: Some(crate::messages::truncate_ms(msg.sent_at)),
+        sent_at: Some(crate::message_rows::truncate_ms(msg.sent_at)),
         delivered_at: None,
         read_at: None,
         played_at: None,

@@ -14,9 +14,11 @@ mod events;
 mod inbound;
 mod keys;
 mod media;
+mod message_rows;
 mod messages;
 mod model;
 mod number_checks;
+mod opt_ins;
 mod sends;
 mod sessions;
 mod statement;
@@ -32,6 +34,7 @@ pub use events::{EventFilter, EventRecord, NewEvent};
 pub use media::MediaRecord;
 pub use model::*;
 pub use number_checks::NumberCheckRecord;
+pub use opt_ins::OptInMoved;
 
 /// What can go wrong talking to the database, in terms callers act on.
 #[derive(Debug, thiserror::Error)]

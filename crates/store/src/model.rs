@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use wagate_types::{
-    ChatId, Direction, FailureCode, IdempotencyKey, MessageId, MessageStatus, Priority, SessionId, SessionName,
-    SessionStatus, TenantId, WaMessageId,
+    ChatId, Direction, FailureCode, IdempotencyKey, MessageId, MessageStatus, OptInMode, OptInStatus, Origin, Priority,
+    SessionId, SessionName, SessionStatus, TenantId, WaMessageId,
 };
 
 /// A session's settings, stored as one JSON document so new ones need no migration.
@@ -29,6 +29,28 @@ pub struct SessionSettings {
     /// A new number's daily caps, growing: the first entry holds on the day of its
     /// first send, the next on the day after, …; none after the last.
     pub warmup: Vec<u32>,
+    /// Whether contacts are asked before anything is sent to them.
+    pub opt_in: OptInSettings,
+}
+
+/// A session's opt-in: the mode, and the texts it answers with (`None`: the default,
+/// in English and Arabic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OptInSettings {
+    pub mode: OptInMode,
+    /// Sent to a new contact's first message.
+    pub prompt: Option<String>,
+    /// Sent when a contact agrees (or sends START).
+    pub on_yes: Option<String>,
+    /// Sent when a contact declines (or sends STOP).
+    pub on_no: Option<String>,
+}
+
+impl Default for OptInSettings {
+    fn default() -> Self {
+        Self { mode: OptInMode::Off, prompt: None, on_yes: None, on_no: None }
+    }
 }
 
 /// A daily stretch without sends, in a time zone: `22:00`–`08:00` spans midnight.
@@ -54,6 +76,7 @@ impl Default for SessionSettings {
             cap_per_day: None,
             quiet_hours: None,
             warmup: Vec::new(),
+            opt_in: OptInSettings::default(),
         }
     }
 }
@@ -113,6 +136,8 @@ pub struct NewMessage {
     pub send_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub idempotency: Option<Idempotency>,
+    /// `None`: an API client's message.
+    pub origin: Option<Origin>,
 }
 
 /// An `Idempotency-Key` and the hash of the request it came with.
@@ -151,6 +176,8 @@ pub struct MessageRecord {
     pub kind: String,
     pub content: serde_json::Value,
     pub wa_id: WaMessageId,
+    /// Outbound: who queued it when no API client did.
+    pub origin: Option<Origin>,
     pub status: MessageStatus,
     pub priority: Priority,
     pub send_at: Option<OffsetDateTime>,
@@ -193,6 +220,11 @@ pub enum AttemptResult {
     NotAttempted,
     /// Give up.
     Failed { at: OffsetDateTime, error: String, code: FailureCode },
+    /// Not sent, and never will be: the recipient opted out (or never opted in).
+    OptedOut { at: OffsetDateTime, error: String },
+    /// Not sent yet, waiting for something else than the queue (the recipient's answer
+    /// to the opt-in prompt); back in the queue until `until`, no attempt counted.
+    Held { until: OffsetDateTime, error: String },
 }
 
 /// What a status change by a client found.
@@ -242,6 +274,70 @@ pub trait InboundRules: Send + Sync {
 
     /// The events of a message stored now; `target`: the stored message it targets.
     fn events(&self, stored: &MessageRecord, target: Option<&Target>) -> Vec<crate::NewEvent>;
+
+    /// Whose opt-in [`respond`](Self::respond) needs for a message stored now, if
+    /// anyone's: the contact as opt-ins name them.
+    fn opt_in_contact(&self, _settings: &SessionSettings, _stored: &MessageRecord) -> Option<String> {
+        None
+    }
+
+    /// What a message stored now makes the session do in the same transaction, given
+    /// the session's settings and the opt-in of [`opt_in_contact`](Self::opt_in_contact)
+    /// as stored: change the opt-in, queue replies.
+    fn respond(&self, _settings: &SessionSettings, _stored: &MessageRecord, _opt_in: Option<OptInStatus>) -> Response {
+        Response::default()
+    }
+}
+
+/// What a received message makes a session do; see [`InboundRules::respond`].
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    pub opt_in: Option<OptInChange>,
+    /// Outbound messages to queue.
+    pub replies: Vec<NewMessage>,
+}
+
+/// A change of a contact's opt-in, with the event that tells of it.
+#[derive(Debug, Clone)]
+pub struct OptInChange {
+    /// E.164 for phone numbers, else the JID.
+    pub contact: String,
+    pub status: OptInStatus,
+    /// `reply`, `keyword`, `first_message` or `api`.
+    pub how: String,
+    /// The API key that made the change; `None`: the contact.
+    pub actor: Option<String>,
+    /// What the contact wrote, or an API client's note.
+    pub note: Option<String>,
+    pub event: crate::NewEvent,
+}
+
+/// A contact's opt-in as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptInRecord {
+    pub contact: String,
+    pub status: OptInStatus,
+    pub changed_at: OffsetDateTime,
+}
+
+/// One entry of a contact's opt-in audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptInChangeRecord {
+    pub status: OptInStatus,
+    pub how: String,
+    pub actor: Option<String>,
+    pub note: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+/// A number nothing is sent to, by any session of the tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuppressionRecord {
+    /// E.164.
+    pub phone: String,
+    pub reason: Option<String>,
+    pub actor: Option<String>,
+    pub created_at: OffsetDateTime,
 }
 
 /// The earlier message a received update targets, as it is after the update.

@@ -4,7 +4,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 use wagate_types::SessionId;
 
-use crate::messages::{COLUMNS, message_from_row};
+use crate::message_rows::{COLUMNS, message_from_row};
 use crate::time_ms::{from_ms, to_ms};
 use crate::{MessageRecord, Result, Store};
 

@@ -11,7 +11,9 @@ pub use chat::{ChatId, ChatKind, Recipient};
 pub use ids::{IdempotencyKey, MessageId, SessionId, TenantId, WaMessageId};
 pub use names::SessionName;
 pub use phone::{Country, PhoneNumber};
-pub use status::{Direction, FailureCode, MessageStatus, Priority, ReceiptKind, SessionStatus};
+pub use status::{
+    Direction, FailureCode, MessageStatus, OptInMode, OptInStatus, Origin, Priority, ReceiptKind, SessionStatus,
+};
 
 /// Why a value was refused; the text is meant for the API client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -158,6 +158,39 @@ impl Priority {
 }
 
 string_enum! {
+    /// Whether a contact agreed to get messages from a session.
+    OptInStatus {
+        /// Wrote to the session and was asked; no answer yet. Messages to them wait.
+        Pending = "pending",
+        /// Agreed: messages go out.
+        Yes = "yes",
+        /// Declined or unsubscribed: messages to them end as `opted_out` until they
+        /// send START.
+        No = "no",
+    }
+}
+
+string_enum! {
+    /// Whether a session asks its contacts before sending to them.
+    OptInMode {
+        /// Messages go to anyone.
+        Off = "off",
+        /// Messages go only to contacts who said yes.
+        Required = "required",
+    }
+}
+
+string_enum! {
+    /// Who put an outbound message in the queue, when it was not an API client.
+    Origin {
+        /// The opt-in prompt or a confirmation of an answer to it.
+        OptIn = "opt_in",
+        /// An auto-reply rule.
+        AutoReply = "auto_reply",
+    }
+}
+
+string_enum! {
     /// What a receipt from the recipient says.
     ReceiptKind {
         Delivered = "delivered",

@@ -8,14 +8,17 @@ mod groups;
 mod health;
 mod media;
 mod messages;
+mod opt_ins;
 mod params;
 mod presence;
 mod qr_image;
 mod queue;
 mod send_body;
 mod send_form;
+mod session_settings;
 mod sessions;
 mod status;
+mod suppressions;
 
 use std::sync::Arc;
 
@@ -44,6 +47,10 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(sessions::restart))
         .routes(routes!(sessions::logout))
         .routes(routes!(queue::get))
+        .routes(routes!(opt_ins::list, opt_ins::set_many))
+        .routes(routes!(opt_ins::get, opt_ins::set))
+        .routes(routes!(suppressions::list))
+        .routes(routes!(suppressions::get, suppressions::put, suppressions::delete))
         .merge(
             // Files come in the body (base64 or uploaded), so sends may be larger than
             // other requests; the media store enforces its own limit on the file.

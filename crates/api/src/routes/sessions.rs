@@ -5,11 +5,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use wagate_core::pacing::check_quiet_hours;
 use wagate_core::sessions::Qr;
-use wagate_core::{Gateway, SessionRecord, SessionSettings};
-use wagate_store::{ImageSettings, QuietHours};
+use wagate_core::{Gateway, SessionRecord};
 use wagate_types::{PhoneNumber, SessionName, SessionStatus};
+
+use super::session_settings::Settings;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -36,176 +36,6 @@ pub struct Session {
     updated_at: String,
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Left out when changing: kept as it is.
-    throttle: Option<Throttle>,
-    /// How this session's pictures are prepared; `null`: the gateway's `[media]`
-    /// settings. Left out when changing: kept as it is.
-    #[serde(default, deserialize_with = "present")]
-    images: Option<Option<Images>>,
-    /// Ask WhatsApp whether a number has an account before the first send to it
-    /// (answers kept a week, a "no" a day); sends to numbers without one fail as
-    /// `not_on_whatsapp` instead of going nowhere. Left out when changing: kept.
-    check_numbers: Option<bool>,
-    /// At most this many sends in any minute, hour and day (each `null`: no cap).
-    /// Messages over a cap wait. Left out when changing: kept.
-    caps: Option<Caps>,
-    /// Hours in which nothing is sent (messages wait for their end); `null`: none.
-    /// Left out when changing: kept.
-    #[serde(default, deserialize_with = "present")]
-    quiet_hours: Option<Option<Quiet>>,
-    /// A new number's daily caps, growing: the first holds for the 24 hours from its
-    /// first send, the next for the 24 hours after, …; none after the last (`[]`: no
-    /// warm-up). Left out when changing: kept.
-    #[schema(example = json!([20, 40, 80, 150, 300]))]
-    warmup: Option<Vec<u32>>,
-}
-
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Caps {
-    #[serde(default)]
-    #[schema(example = 6)]
-    per_minute: Option<u32>,
-    #[serde(default)]
-    #[schema(example = 120)]
-    per_hour: Option<u32>,
-    #[serde(default)]
-    #[schema(example = 1000)]
-    per_day: Option<u32>,
-}
-
-/// A daily stretch without sends in a time zone; `22:00` to `08:00` spans midnight.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Quiet {
-    #[schema(example = "22:00")]
-    start: String,
-    #[schema(example = "08:00")]
-    end: String,
-    #[schema(example = "Asia/Beirut")]
-    time_zone: String,
-}
-
-/// A field that may be `null` (set to nothing) or left out (kept).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-/// How pictures sent as `image` are prepared.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Images {
-    /// The longest side of a re-encoded picture, 64–4096 pixels.
-    #[schema(example = 1280)]
-    max_side: u32,
-    /// JPEG quality, 1–100.
-    #[schema(example = 78)]
-    jpeg_quality: u8,
-    /// `false`: pictures go as given (they must still be JPEG, PNG, WebP or GIF).
-    reencode: bool,
-}
-
-impl Settings {
-    /// Changes `settings` by what was given; every field is checked first.
-    fn apply(self, settings: &mut SessionSettings) -> ApiResult<()> {
-        if let Some(Some(images)) = &self.images {
-            if !(64..=4096).contains(&images.max_side) {
-                return Err(ApiError::invalid_field("settings.images.max_side", "must be between 64 and 4096"));
-            }
-            if !(1..=100).contains(&images.jpeg_quality) {
-                return Err(ApiError::invalid_field("settings.images.jpeg_quality", "must be between 1 and 100"));
-            }
-        }
-        if let Some(caps) = &self.caps {
-            for (field, cap) in
-                [("per_minute", caps.per_minute), ("per_hour", caps.per_hour), ("per_day", caps.per_day)]
-            {
-                if cap == Some(0) {
-                    return Err(ApiError::invalid_field(
-                        &format!("settings.caps.{field}"),
-                        "must be at least 1, or null for no cap",
-                    ));
-                }
-            }
-        }
-        if let Some(warmup) = &self.warmup
-            && (warmup.len() > 90 || warmup.contains(&0))
-        {
-            return Err(ApiError::invalid_field("settings.warmup", "up to 90 daily caps, each at least 1"));
-        }
-        let quiet_hours = match self.quiet_hours {
-            Some(Some(q)) => {
-                let q = QuietHours { start: q.start, end: q.end, time_zone: q.time_zone };
-                check_quiet_hours(&q).map_err(|why| ApiError::invalid_field("settings.quiet_hours", why))?;
-                Some(Some(q))
-            }
-            Some(None) => Some(None),
-            None => None,
-        };
-        if let Some(caps) = self.caps {
-            (settings.cap_per_minute, settings.cap_per_hour, settings.cap_per_day) =
-                (caps.per_minute, caps.per_hour, caps.per_day);
-        }
-        if let Some(quiet) = quiet_hours {
-            settings.quiet_hours = quiet;
-        }
-        if let Some(warmup) = self.warmup {
-            settings.warmup = warmup;
-        }
-        if let Some(throttle) = self.throttle {
-            throttle.apply(settings)?;
-        }
-        if let Some(check) = self.check_numbers {
-            settings.check_numbers = check;
-        }
-        if let Some(images) = self.images {
-            settings.images = images.map(|i| ImageSettings {
-                max_side: i.max_side,
-                jpeg_quality: i.jpeg_quality,
-                reencode: i.reencode,
-            });
-        }
-        Ok(())
-    }
-}
-
-/// The pause between two sends of a session: random between the two bounds, so
-/// sending looks like a person typing. `0`/`0` sends as fast as WhatsApp takes it.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Throttle {
-    #[schema(example = 8000)]
-    min_delay_ms: u64,
-    #[schema(example = 22000)]
-    max_delay_ms: u64,
-}
-
-/// Longest pause between two sends that a session may ask for: one hour.
-const MAX_DELAY_MS: u64 = 3_600_000;
-
-impl Throttle {
-    fn apply(self, settings: &mut SessionSettings) -> ApiResult<()> {
-        if self.min_delay_ms > self.max_delay_ms {
-            return Err(ApiError::invalid_field(
-                "settings.throttle.min_delay_ms",
-                "must not be larger than max_delay_ms",
-            ));
-        }
-        if self.max_delay_ms > MAX_DELAY_MS {
-            return Err(ApiError::invalid_field(
-                "settings.throttle.max_delay_ms",
-                "must be at most 3600000 (one hour)",
-            ));
-        }
-        settings.throttle_min_ms = self.min_delay_ms;
-        settings.throttle_max_ms = self.max_delay_ms;
-        Ok(())
-    }
-}
-
 impl From<SessionRecord> for Session {
     fn from(r: SessionRecord) -> Self {
         Self {
@@ -215,29 +45,7 @@ impl From<SessionRecord> for Session {
             phone: r.phone,
             push_name: r.push_name,
             last_seen_at: opt_rfc3339(r.last_seen_at),
-            settings: Settings {
-                throttle: Some(Throttle {
-                    min_delay_ms: r.settings.throttle_min_ms,
-                    max_delay_ms: r.settings.throttle_max_ms,
-                }),
-                images: Some(r.settings.images.map(|i| Images {
-                    max_side: i.max_side,
-                    jpeg_quality: i.jpeg_quality,
-                    reencode: i.reencode,
-                })),
-                check_numbers: Some(r.settings.check_numbers),
-                caps: Some(Caps {
-                    per_minute: r.settings.cap_per_minute,
-                    per_hour: r.settings.cap_per_hour,
-                    per_day: r.settings.cap_per_day,
-                }),
-                quiet_hours: Some(r.settings.quiet_hours.map(|q| Quiet {
-                    start: q.start,
-                    end: q.end,
-                    time_zone: q.time_zone,
-                })),
-                warmup: Some(r.settings.warmup),
-            },
+            settings: Settings::of(r.settings),
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
         }

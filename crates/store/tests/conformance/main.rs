@@ -22,6 +22,7 @@ mod inbound;
 mod listing;
 mod media;
 mod number_checks;
+mod opt_ins;
 mod queue;
 mod receipts;
 mod sessions;
@@ -83,6 +84,7 @@ pub fn text(session: &SessionRecord, created_at: OffsetDateTime) -> NewMessage {
         send_at: None,
         created_at,
         idempotency: None,
+        origin: None,
     }
 }
 

@@ -70,6 +70,12 @@ async fn settings_update_round_trips(db: &TestDb) {
             time_zone: "Asia/Beirut".into(),
         }),
         warmup: vec![20, 40, 80],
+        opt_in: wagate_store::OptInSettings {
+            mode: wagate_types::OptInMode::Required,
+            prompt: Some("Reply YES for news".into()),
+            on_yes: None,
+            on_no: Some("Bye".into()),
+        },
     };
 
     let updated = db.store.update_session_settings(session.id, &settings, t0() + secs(60)).await.unwrap();

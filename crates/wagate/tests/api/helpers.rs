@@ -178,6 +178,9 @@ impl TestApp {
             ("idempotency_keys", "MAX(created_at)"),
             ("api_keys", "MAX(created_at)"),
             ("contacts", "MAX(last_seen_at)"),
+            ("opt_ins", "MAX(changed_at)"),
+            ("opt_in_changes", "MAX(at)"),
+            ("suppressions", "MAX(created_at)"),
         ] {
             let row =
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, {changed} AS changed FROM {table}")))

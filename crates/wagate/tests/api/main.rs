@@ -12,6 +12,7 @@ mod live;
 mod media_urls;
 mod messages;
 mod openapi;
+mod opt_ins;
 mod pacing;
 mod received;
 mod sessions;

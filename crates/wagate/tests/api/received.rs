@@ -246,6 +246,7 @@ fn queued_edit(session: &wagate_store::SessionRecord, original: &Value, text: &s
         send_at: None,
         created_at: at,
         idempotency: None,
+        origin: None,
     }
 }
 

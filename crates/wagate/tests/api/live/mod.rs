@@ -11,6 +11,7 @@ pub(crate) mod kinds_out;
 mod linking;
 mod messaging;
 mod number_checks;
+mod opt_in;
 mod presence;
 mod status;
 
