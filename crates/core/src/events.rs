@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use wagate_engine::GroupChange;
 use wagate_store::{
-    EventFilter, EventRecord, InboundRules, MessageRecord, NewEvent, NewInbound, Response, SessionSettings, Target,
+    EventFilter, EventRecord, InboundRules, Known, MessageRecord, Needs, NewEvent, NewInbound, Response,
+    SessionSettings, Target,
 };
 use wagate_types::{ChatId, OptInStatus, SessionId, SessionName, TenantId};
 
@@ -64,12 +65,21 @@ impl InboundRules for ReceivedRules {
         received_events(stored, target)
     }
 
-    fn opt_in_contact(&self, settings: &SessionSettings, stored: &MessageRecord) -> Option<String> {
-        crate::opt_in::contact_to_read(settings, stored)
+    fn needs(&self, settings: &SessionSettings, stored: &MessageRecord) -> Needs {
+        Needs {
+            opt_in_of: crate::opt_in::contact_to_read(settings, stored),
+            auto_replies: crate::auto_reply::wants(settings, stored),
+        }
     }
 
-    fn respond(&self, settings: &SessionSettings, stored: &MessageRecord, opt_in: Option<OptInStatus>) -> Response {
-        crate::opt_in::respond(settings, stored, opt_in)
+    /// The opt-in comes first: a message that changes it gets that answer only, and a
+    /// contact who opted out gets no auto-reply.
+    fn respond(&self, settings: &SessionSettings, stored: &MessageRecord, known: &Known) -> Response {
+        let opt_in = crate::opt_in::respond(settings, stored, known.opt_in);
+        if opt_in.opt_in.is_some() || known.opt_in == Some(OptInStatus::No) {
+            return opt_in;
+        }
+        crate::auto_reply::respond(settings, stored, known.auto_replies)
     }
 }
 

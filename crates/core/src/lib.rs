@@ -11,11 +11,13 @@
 //! - [`groups`]: groups, managed live through a session.
 //! - [`events`]: the event log, written with the changes it tells of.
 //! - [`opt_in`]: contacts' consent, asked and kept; the suppression list.
+//! - [`auto_reply`]: answers to received messages, by rule.
 //! - [`auth`]: API keys.
 //! - [`media`]: media files taken in from clients and received by sessions.
 
 pub mod accept;
 pub mod auth;
+pub mod auto_reply;
 pub mod chats;
 pub mod consent;
 pub mod contacts;
@@ -23,6 +25,7 @@ pub mod content;
 pub mod dispatch;
 mod error;
 pub mod events;
+pub mod fold;
 mod gateway;
 pub mod groups;
 pub mod inbox;

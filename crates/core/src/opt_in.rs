@@ -51,7 +51,7 @@ pub enum Keyword {
 /// The keyword a whole message is, if any: case, surrounding spaces and punctuation,
 /// Arabic diacritics and hamza forms, and Arabic-Indic digits do not matter.
 pub fn keyword(text: &str) -> Option<Keyword> {
-    let word = normalize(text);
+    let word = crate::fold::fold(text);
     Some(match word.as_str() {
         "1" | "yes" | "y" | "نعم" | "موافق" => Keyword::Yes,
         "2" | "no" | "n" | "لا" => Keyword::No,
@@ -59,41 +59,6 @@ pub fn keyword(text: &str) -> Option<Keyword> {
         "start" | "subscribe" | "ابدا" => Keyword::Start,
         _ => return None,
     })
-}
-
-/// Folds text for matching: lower case, no diacritics (Arabic harakat, tatweel, Latin
-/// accents), one alef, ASCII digits, trimmed of spaces and punctuation.
-pub fn normalize(text: &str) -> String {
-    let folded: String = text
-        .chars()
-        .filter(|c| !matches!(c, '\u{064B}'..='\u{065F}' | '\u{0670}' | '\u{0640}' | '\u{0300}'..='\u{036F}'))
-        .map(|c| match c {
-            'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
-            'ى' => 'ي',
-            'ة' => 'ه',
-            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
-            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
-            _ => c,
-        })
-        .flat_map(char::to_lowercase)
-        .map(unaccent)
-        .collect();
-    folded.trim_matches(|c: char| c.is_whitespace() || c.is_ascii_punctuation() || "؟،؛!¡¿".contains(c)).to_owned()
-}
-
-/// A Latin letter without its accent, for the letters precomposed in Latin-1.
-fn unaccent(c: char) -> char {
-    match c {
-        'à'..='å' => 'a',
-        'ç' => 'c',
-        'è'..='ë' => 'e',
-        'ì'..='ï' => 'i',
-        'ñ' => 'n',
-        'ò'..='ö' => 'o',
-        'ù'..='ü' => 'u',
-        'ý' | 'ÿ' => 'y',
-        _ => c,
-    }
 }
 
 /// How opt-ins name a chat's person: E.164 for a phone number, the JID for a hidden

@@ -117,6 +117,12 @@ pub fn check_quiet_hours(quiet: &QuietHours) -> Result<(), String> {
     quiet_of(quiet).map(|_| ())
 }
 
+/// Whether `at` falls within the daily hours `hours` (read like quiet hours); hours that
+/// do not read (checked when they were set) hold never.
+pub fn within_hours(hours: &QuietHours, at: OffsetDateTime) -> bool {
+    quiet_of(hours).is_ok_and(|h| h.ends_after(at).is_some())
+}
+
 fn quiet_of(quiet: &QuietHours) -> Result<Quiet, String> {
     let time = |field: &str, text: &str| {
         Time::strptime("%H:%M", text).map_err(|_| format!("{field} must be a time like 22:00, not '{text}'"))

@@ -12,8 +12,8 @@ use crate::messages::INSERT_CHUNK;
 use crate::statement::Statement;
 use crate::time_ms::{from_ms, to_ms};
 use crate::{
-    ApplyFn, Backend, ContactRecord, InboundRules, MessageRecord, NewInbound, Result, SessionSettings, Store,
-    StoreError, Target,
+    ApplyFn, AutoReplies, Backend, ContactRecord, InboundRules, Known, MessageRecord, NewInbound, Result,
+    SessionSettings, Store, StoreError, Target,
 };
 
 /// What one commit learnt about one sender.
@@ -147,11 +147,18 @@ impl Store {
 
         // In order, so a second message of the same batch sees what the first changed.
         for stored in &stored_now {
-            let opt_in = match rules.opt_in_contact(&settings, stored) {
-                Some(contact) => self.opt_in_in(&mut tx, session, &contact).await?,
-                None => None,
+            let needs = rules.needs(&settings, stored);
+            let known = Known {
+                opt_in: match &needs.opt_in_of {
+                    Some(contact) => self.opt_in_in(&mut tx, session, contact).await?,
+                    None => None,
+                },
+                auto_replies: match needs.auto_replies {
+                    true => Some(self.auto_replies_in(&mut tx, session, &stored.chat, stored.created_at).await?),
+                    false => None,
+                },
             };
-            let response = rules.respond(&settings, stored, opt_in);
+            let response = rules.respond(&settings, stored, &known);
             if let Some(change) = &response.opt_in {
                 self.change_opt_in(&mut tx, tenant, session, change, now).await?;
             }
@@ -213,6 +220,33 @@ impl Store {
 
         let mut stored_now = HashSet::new();
         Ok(messages.iter().map(|m| inserted.contains(&m.id.to_string()) && stored_now.insert(m.id)).collect())
+    }
+
+    /// The session's auto-replies to `chat` as `tx` sees them, the last hour counted
+    /// back from `now`.
+    async fn auto_replies_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        session: SessionId,
+        chat: &ChatId,
+        now: OffsetDateTime,
+    ) -> Result<AutoReplies> {
+        let row = sqlx::query(
+            "SELECT MAX(created_at) AS last_at, MAX(sent_at) AS last_sent_at, \
+             COALESCE(SUM(CASE WHEN created_at > $3 THEN 1 ELSE 0 END), 0) AS last_hour \
+             FROM messages WHERE session_id = $1 AND chat = $2 AND origin = 'auto_reply'",
+        )
+        .bind(session.to_string())
+        .bind(chat.as_str())
+        .bind(to_ms(now - time::Duration::hours(1)))
+        .fetch_one(&mut **tx)
+        .await?;
+        let last_hour: i64 = row.try_get("last_hour")?;
+        Ok(AutoReplies {
+            last_at: crate::time_ms::opt_from_ms(row.try_get("last_at")?),
+            last_sent_at: crate::time_ms::opt_from_ms(row.try_get("last_sent_at")?),
+            last_hour: u32::try_from(last_hour).unwrap_or(u32::MAX),
+        })
     }
 
     /// Applies `msg` to the message it targets, if stored; returns that message as it

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use wagate_types::{
     ChatId, Direction, FailureCode, IdempotencyKey, MessageId, MessageStatus, OptInMode, OptInStatus, Origin, Priority,
-    SessionId, SessionName, SessionStatus, TenantId, WaMessageId,
+    SessionId, SessionName, SessionStatus, TenantId, TextMatch, WaMessageId,
 };
 
 /// A session's settings, stored as one JSON document so new ones need no migration.
@@ -31,6 +31,34 @@ pub struct SessionSettings {
     pub warmup: Vec<u32>,
     /// Whether contacts are asked before anything is sent to them.
     pub opt_in: OptInSettings,
+    /// Answers to received messages, by rule.
+    pub auto_reply: AutoReplySettings,
+}
+
+/// A session's auto-replies: the first matching rule (highest priority first, then in
+/// order) answers; without a match, the default reply, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct AutoReplySettings {
+    pub rules: Vec<AutoReplyRule>,
+    pub default_reply: Option<String>,
+    /// Answer one contact at most once in this many seconds.
+    pub cooldown_seconds: u64,
+    /// Answer only within these hours (`None`: always); the window may span midnight.
+    pub active_hours: Option<QuietHours>,
+    /// Answer in groups too.
+    pub groups: bool,
+}
+
+/// One auto-reply rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoReplyRule {
+    #[serde(rename = "match")]
+    pub matching: TextMatch,
+    pub pattern: String,
+    pub reply: String,
+    #[serde(default)]
+    pub priority: i32,
 }
 
 /// A session's opt-in: the mode, and the texts it answers with (`None`: the default,
@@ -77,6 +105,7 @@ impl Default for SessionSettings {
             quiet_hours: None,
             warmup: Vec::new(),
             opt_in: OptInSettings::default(),
+            auto_reply: AutoReplySettings::default(),
         }
     }
 }
@@ -275,18 +304,43 @@ pub trait InboundRules: Send + Sync {
     /// The events of a message stored now; `target`: the stored message it targets.
     fn events(&self, stored: &MessageRecord, target: Option<&Target>) -> Vec<crate::NewEvent>;
 
-    /// Whose opt-in [`respond`](Self::respond) needs for a message stored now, if
-    /// anyone's: the contact as opt-ins name them.
-    fn opt_in_contact(&self, _settings: &SessionSettings, _stored: &MessageRecord) -> Option<String> {
-        None
+    /// What [`respond`](Self::respond) needs read for a message stored now.
+    fn needs(&self, _settings: &SessionSettings, _stored: &MessageRecord) -> Needs {
+        Needs::default()
     }
 
     /// What a message stored now makes the session do in the same transaction, given
-    /// the session's settings and the opt-in of [`opt_in_contact`](Self::opt_in_contact)
-    /// as stored: change the opt-in, queue replies.
-    fn respond(&self, _settings: &SessionSettings, _stored: &MessageRecord, _opt_in: Option<OptInStatus>) -> Response {
+    /// the session's settings and what [`needs`](Self::needs) asked for, read in that
+    /// transaction: change the sender's opt-in, queue replies.
+    fn respond(&self, _settings: &SessionSettings, _stored: &MessageRecord, _known: &Known) -> Response {
         Response::default()
     }
+}
+
+/// What to read for [`InboundRules::respond`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// The opt-in of this contact (as opt-ins name them).
+    pub opt_in_of: Option<String>,
+    /// The session's auto-replies to the message's chat.
+    pub auto_replies: bool,
+}
+
+/// What was read for [`InboundRules::respond`]; `None` where it was not asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Known {
+    pub opt_in: Option<OptInStatus>,
+    pub auto_replies: Option<AutoReplies>,
+}
+
+/// The session's auto-replies to one chat so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AutoReplies {
+    /// When the newest was queued, and when it went out (if it did).
+    pub last_at: Option<OffsetDateTime>,
+    pub last_sent_at: Option<OffsetDateTime>,
+    /// How many were queued in the hour before the message.
+    pub last_hour: u32,
 }
 
 /// What a received message makes a session do; see [`InboundRules::respond`].

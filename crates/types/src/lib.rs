@@ -13,6 +13,7 @@ pub use names::SessionName;
 pub use phone::{Country, PhoneNumber};
 pub use status::{
     Direction, FailureCode, MessageStatus, OptInMode, OptInStatus, Origin, Priority, ReceiptKind, SessionStatus,
+    TextMatch,
 };
 
 /// Why a value was refused; the text is meant for the API client.

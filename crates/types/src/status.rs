@@ -191,6 +191,19 @@ string_enum! {
 }
 
 string_enum! {
+    /// How an auto-reply rule's pattern meets a message's text; case and diacritics
+    /// never matter.
+    TextMatch {
+        /// The whole text is the pattern.
+        Exact = "exact",
+        Contains = "contains",
+        StartsWith = "starts_with",
+        /// A regular expression (Rust `regex` syntax) found anywhere in the text.
+        Regex = "regex",
+    }
+}
+
+string_enum! {
     /// What a receipt from the recipient says.
     ReceiptKind {
         Delivered = "delivered",

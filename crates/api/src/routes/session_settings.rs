@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use wagate_core::SessionSettings;
+use wagate_core::auto_reply::compile;
 use wagate_core::pacing::check_quiet_hours;
-use wagate_store::{ImageSettings, OptInSettings, QuietHours};
-use wagate_types::OptInMode;
+use wagate_store::{AutoReplyRule, AutoReplySettings, ImageSettings, OptInSettings, QuietHours};
+use wagate_types::{OptInMode, TextMatch};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -38,6 +39,96 @@ pub struct Settings {
     /// Whether contacts are asked before anything is sent to them, and what they are
     /// told. Left out when changing: kept.
     opt_in: Option<OptIn>,
+    /// Answers to received messages, by rule; replaced whole when given. Left out
+    /// when changing: kept.
+    auto_reply: Option<AutoReply>,
+}
+
+/// Auto-replies: the first matching rule (highest `priority` first, then in order)
+/// answers a received message, else `default_reply` if set. People only, unless
+/// `groups`; within `active_hours` (`null`: always; may span midnight, e.g. 18:00–09:00
+/// for an out-of-office answer); one contact at most once per `cooldown_seconds`.
+/// A message within 3 s of the session's last auto-reply to that chat (another bot's
+/// answer) or past 10 auto-replies to it in an hour is not answered, so two bots never
+/// loop. The prompt and answers of opt-in come first.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoReply {
+    #[serde(default)]
+    rules: Vec<Rule>,
+    #[serde(default)]
+    default_reply: Option<String>,
+    #[serde(default)]
+    #[schema(example = 3600)]
+    cooldown_seconds: u64,
+    #[serde(default)]
+    active_hours: Option<Quiet>,
+    #[serde(default)]
+    groups: bool,
+}
+
+/// One rule: `exact` (the whole text), `contains`, `starts_with` or `regex` (Rust
+/// regex syntax, matched case-insensitively on the text without diacritics).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    #[serde(rename = "match")]
+    matching: TextMatch,
+    #[schema(example = "price")]
+    pattern: String,
+    #[schema(example = "Our prices: https://example.com/prices")]
+    reply: String,
+    /// Higher first; equal ones in order.
+    #[serde(default)]
+    priority: i32,
+}
+
+/// Most rules a session may have.
+const MAX_RULES: usize = 100;
+
+impl AutoReply {
+    fn check(&self) -> ApiResult<()> {
+        let field = |name: &str| format!("settings.auto_reply.{name}");
+        if self.rules.len() > MAX_RULES {
+            return Err(ApiError::invalid_field(&field("rules"), "at most 100 rules"));
+        }
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.pattern.trim().is_empty() || rule.pattern.chars().count() > 1000 {
+                return Err(ApiError::invalid_field(
+                    &field(&format!("rules[{i}].pattern")),
+                    "must be 1 to 1000 characters",
+                ));
+            }
+            if rule.matching == TextMatch::Regex
+                && let Err(e) = compile(&rule.pattern)
+            {
+                return Err(ApiError::invalid_field(
+                    &field(&format!("rules[{i}].pattern")),
+                    format!("not a regex: {e}"),
+                ));
+            }
+            if !reply_ok(&rule.reply) {
+                return Err(ApiError::invalid_field(
+                    &field(&format!("rules[{i}].reply")),
+                    "must be 1 to 4096 characters",
+                ));
+            }
+        }
+        if self.default_reply.as_deref().is_some_and(|r| !reply_ok(r)) {
+            return Err(ApiError::invalid_field(&field("default_reply"), "must be 1 to 4096 characters, or null"));
+        }
+        if self.cooldown_seconds > 30 * 24 * 3600 {
+            return Err(ApiError::invalid_field(&field("cooldown_seconds"), "must be at most 2592000 (30 days)"));
+        }
+        if let Some(q) = &self.active_hours {
+            check_quiet_hours(&q.stored()).map_err(|why| ApiError::invalid_field(&field("active_hours"), why))?;
+        }
+        Ok(())
+    }
+}
+
+fn reply_ok(text: &str) -> bool {
+    !text.trim().is_empty() && text.chars().count() <= 4096
 }
 
 /// Opt-in: with `required`, a contact's first message brings the prompt; they answer
@@ -88,6 +179,16 @@ pub struct Quiet {
     time_zone: String,
 }
 
+impl Quiet {
+    fn stored(&self) -> QuietHours {
+        QuietHours { start: self.start.clone(), end: self.end.clone(), time_zone: self.time_zone.clone() }
+    }
+
+    fn shown(q: QuietHours) -> Self {
+        Self { start: q.start, end: q.end, time_zone: q.time_zone }
+    }
+}
+
 /// A field that may be `null` (set to nothing) or left out (kept).
 fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
@@ -135,6 +236,9 @@ impl Settings {
         {
             return Err(ApiError::invalid_field("settings.warmup", "up to 90 daily caps, each at least 1"));
         }
+        if let Some(auto) = &self.auto_reply {
+            auto.check()?;
+        }
         if let Some(opt_in) = &self.opt_in {
             for (field, text) in [("prompt", &opt_in.prompt), ("on_yes", &opt_in.on_yes), ("on_no", &opt_in.on_no)] {
                 if let Some(text) = text
@@ -165,6 +269,24 @@ impl Settings {
         }
         if let Some(warmup) = self.warmup {
             settings.warmup = warmup;
+        }
+        if let Some(a) = self.auto_reply {
+            settings.auto_reply = AutoReplySettings {
+                rules: a
+                    .rules
+                    .into_iter()
+                    .map(|r| AutoReplyRule {
+                        matching: r.matching,
+                        pattern: r.pattern,
+                        reply: r.reply,
+                        priority: r.priority,
+                    })
+                    .collect(),
+                default_reply: a.default_reply,
+                cooldown_seconds: a.cooldown_seconds,
+                active_hours: a.active_hours.map(|q| q.stored()),
+                groups: a.groups,
+            };
         }
         if let Some(o) = self.opt_in {
             settings.opt_in = OptInSettings { mode: o.mode, prompt: o.prompt, on_yes: o.on_yes, on_no: o.on_no };
@@ -242,6 +364,18 @@ impl Settings {
                 time_zone: q.time_zone,
             })),
             warmup: Some(settings.warmup),
+            auto_reply: Some(AutoReply {
+                rules: settings
+                    .auto_reply
+                    .rules
+                    .into_iter()
+                    .map(|r| Rule { matching: r.matching, pattern: r.pattern, reply: r.reply, priority: r.priority })
+                    .collect(),
+                default_reply: settings.auto_reply.default_reply,
+                cooldown_seconds: settings.auto_reply.cooldown_seconds,
+                active_hours: settings.auto_reply.active_hours.map(Quiet::shown),
+                groups: settings.auto_reply.groups,
+            }),
             opt_in: Some(OptIn {
                 mode: settings.opt_in.mode,
                 prompt: settings.opt_in.prompt,

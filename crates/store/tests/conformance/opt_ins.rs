@@ -4,8 +4,8 @@
 
 use serde_json::json;
 use wagate_store::{
-    AttemptResult, EventFilter, InboundRules, MessageRecord, NewEvent, NewInbound, NewMessage, OptInChange, OptInMoved,
-    Response, SessionSettings, SuppressionRecord, Target,
+    AttemptResult, AutoReplies, EventFilter, InboundRules, Known, MessageRecord, Needs, NewEvent, NewInbound,
+    NewMessage, OptInChange, OptInMoved, Response, SessionSettings, SuppressionRecord, Target,
 };
 use wagate_types::{ChatId, MessageStatus, OptInStatus, Origin};
 
@@ -94,8 +94,12 @@ async fn a_suppressed_number_ends_what_waits_for_it_on_every_session(db: &TestDb
     assert_eq!(db.store.suppression(&tenant(), "+15550000001").await.unwrap(), None);
 }
 
-/// Rules that make every text's sender pending and answer them, reading their opt-in.
-struct Prompting;
+/// Rules that make a new sender pending with a prompt, and answer a known one with an
+/// auto-reply; they keep what they were told.
+#[derive(Default)]
+struct Prompting {
+    seen: std::sync::Mutex<Vec<Known>>,
+}
 
 impl InboundRules for Prompting {
     fn apply(&self, _: &NewInbound, _: &str, _: Option<&ChatId>, _: &mut serde_json::Value) -> bool {
@@ -106,24 +110,25 @@ impl InboundRules for Prompting {
         Vec::new()
     }
 
-    fn opt_in_contact(&self, _settings: &SessionSettings, stored: &MessageRecord) -> Option<String> {
-        stored.chat.phone().map(|p| p.to_string())
+    fn needs(&self, _settings: &SessionSettings, stored: &MessageRecord) -> Needs {
+        Needs { opt_in_of: stored.chat.phone().map(|p| p.to_string()), auto_replies: true }
     }
 
-    fn respond(&self, _settings: &SessionSettings, stored: &MessageRecord, opt_in: Option<OptInStatus>) -> Response {
-        if opt_in.is_some() {
-            return Response::default();
-        }
-        let mut change = change(OptInStatus::Pending, "first_message");
-        change.actor = None;
-        let reply = NewMessage {
+    fn respond(&self, _settings: &SessionSettings, stored: &MessageRecord, known: &Known) -> Response {
+        self.seen.lock().unwrap().push(known.clone());
+        let reply = |text: &str, origin| NewMessage {
             chat: stored.chat.clone(),
-            content: json!({ "text": "May we write to you?" }),
-            origin: Some(Origin::OptIn),
+            content: json!({ "text": text }),
+            origin: Some(origin),
             created_at: stored.created_at,
             ..text_to(stored)
         };
-        Response { opt_in: Some(change), replies: vec![reply] }
+        if known.opt_in.is_none() {
+            let mut change = change(OptInStatus::Pending, "first_message");
+            change.actor = None;
+            return Response { opt_in: Some(change), replies: vec![reply("May we write to you?", Origin::OptIn)] };
+        }
+        Response { opt_in: None, replies: vec![reply("We will answer soon", Origin::AutoReply)] }
     }
 }
 
@@ -148,16 +153,37 @@ wagate_store::on_both_backends!(a_received_message_stores_its_reply_and_opt_in_w
 
 async fn a_received_message_stores_its_reply_and_opt_in_with_it(db: &TestDb) {
     let session = new_session(&db.store, "shop").await;
-    // Two messages in one batch: the second sees the first's opt-in and gets no reply.
+    let rules = Prompting::default();
+    // Two messages in one batch: the second sees the first's opt-in.
     let batch = [inbound("15550000001", "Hi", t0()), inbound("15550000001", "Anyone?", t0() + secs(1))];
-    db.store.commit_received(&tenant(), session.id, &batch, t0() + secs(2), &Prompting).await.unwrap();
+    db.store.commit_received(&tenant(), session.id, &batch, t0() + secs(2), &rules).await.unwrap();
     let status = db.store.opt_in(session.id, "+15550000001").await.unwrap().map(|o| o.status);
     assert_eq!(status, Some(OptInStatus::Pending));
-    let reply = db.store.claim_next(session.id, t0() + secs(3), t0() + secs(60)).await.unwrap().expect("a reply");
-    assert_eq!((reply.origin, reply.content["text"].as_str()), (Some(Origin::OptIn), Some("May we write to you?")));
-    assert_eq!(db.store.claim_next(session.id, t0() + secs(3), t0() + secs(60)).await.unwrap(), None, "one reply");
+    let mut replies = Vec::new();
+    while let Some(reply) = db.store.claim_next(session.id, t0() + secs(3), t0() + secs(60)).await.unwrap() {
+        db.store.finish_attempt(reply.id, &AttemptResult::Sent { at: t0() + secs(3) }, t0() + secs(3)).await.unwrap();
+        replies.push((reply.origin.map(Origin::as_str), reply.content["text"].as_str().unwrap().to_owned()));
+    }
+    replies.sort();
+    let expected =
+        [(Some("auto_reply"), "We will answer soon".to_owned()), (Some("opt_in"), "May we write to you?".to_owned())];
+    assert_eq!(replies, expected);
 
-    // WhatsApp delivers the first message again: nothing new.
-    db.store.commit_received(&tenant(), session.id, &batch[..1], t0() + secs(4), &Prompting).await.unwrap();
+    // WhatsApp delivers the first message again: nothing new. A later message sees the
+    // auto-reply sent.
+    db.store.commit_received(&tenant(), session.id, &batch[..1], t0() + secs(4), &rules).await.unwrap();
     assert_eq!(db.store.opt_in_history(session.id, "+15550000001").await.unwrap().len(), 1);
+    let later = [inbound("15550000001", "Hello?", t0() + secs(5))];
+    db.store.commit_received(&tenant(), session.id, &later, t0() + secs(5), &rules).await.unwrap();
+    let seen = rules.seen.lock().unwrap().clone();
+    let none = AutoReplies { last_at: None, last_sent_at: None, last_hour: 0 };
+    let one = AutoReplies { last_at: Some(ms(t0() + secs(2))), last_sent_at: Some(ms(t0() + secs(3))), last_hour: 1 };
+    assert_eq!(
+        seen,
+        [
+            Known { opt_in: None, auto_replies: Some(none) },
+            Known { opt_in: Some(OptInStatus::Pending), auto_replies: Some(none) },
+            Known { opt_in: Some(OptInStatus::Pending), auto_replies: Some(one) },
+        ]
+    );
 }

@@ -76,6 +76,18 @@ async fn settings_update_round_trips(db: &TestDb) {
             on_yes: None,
             on_no: Some("Bye".into()),
         },
+        auto_reply: wagate_store::AutoReplySettings {
+            rules: vec![wagate_store::AutoReplyRule {
+                matching: wagate_types::TextMatch::StartsWith,
+                pattern: "price".into(),
+                reply: "See example.com".into(),
+                priority: 3,
+            }],
+            default_reply: Some("Soon".into()),
+            cooldown_seconds: 600,
+            active_hours: None,
+            groups: true,
+        },
     };
 
     let updated = db.store.update_session_settings(session.id, &settings, t0() + secs(60)).await.unwrap();

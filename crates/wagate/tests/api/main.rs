@@ -3,6 +3,7 @@
 //! FakeEngine standing in for WhatsApp; in `live`, the real engine against the sandbox.
 
 mod auth;
+mod auto_replies;
 mod chats;
 mod contacts;
 mod events;

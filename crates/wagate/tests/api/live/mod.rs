@@ -1,6 +1,7 @@
 //! The real engine: sessions on whatsapp-rust, linked to an in-process sandbox whose
 //! phones scan their QR codes and whose contacts are real whatsapp-rust clients.
 
+mod auto_reply;
 mod chats;
 mod faults;
 mod group_events;
