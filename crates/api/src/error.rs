@@ -59,6 +59,18 @@ impl ApiError {
         e
     }
 
+    /// The same error with its field names put under `parent` (`text` → `message.text`).
+    pub fn within(mut self, parent: &str) -> Self {
+        if self.errors.is_empty() {
+            return self;
+        }
+        for error in &mut self.errors {
+            error.field = format!("{parent}.{}", error.field);
+        }
+        self.detail = self.errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ");
+        self
+    }
+
     pub fn malformed(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed_request", detail)
     }

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use rand::RngExt;
 use time::OffsetDateTime;
-use tokio::time::Instant;
 use tracing::{debug, error, warn};
 use wagate_engine::{SendError, Typing};
 use wagate_store::{AttemptResult, MessageRecord, Store};
-use wagate_types::{FailureCode, SessionStatus};
+use wagate_types::{FailureCode, Origin, SessionStatus};
 
+use crate::clock::Clock;
 use crate::media::MediaStore;
 use crate::media_send::{self, is_media};
 use crate::messages::{outgoing, plain_content};
@@ -34,6 +34,8 @@ pub struct DispatchConfig {
     pub lease: Duration,
     /// How often an idle dispatcher looks for work another node may have queued.
     pub idle_poll: Duration,
+    /// What pauses, caps, quiet hours and due times are read from and waited on.
+    pub clock: Clock,
 }
 
 impl Default for DispatchConfig {
@@ -45,14 +47,16 @@ impl Default for DispatchConfig {
             send_timeout: Duration::from_secs(60),
             lease: Duration::from_secs(120),
             idle_poll: Duration::from_secs(30),
+            clock: Clock::system(),
         }
     }
 }
 
 /// Runs until the session's runtime is cancelled. A send in flight is finished first.
 pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config: DispatchConfig) {
+    let clock = &config.clock;
     let mut live = rt.live.subscribe();
-    let mut not_before: Option<Instant> = None;
+    let mut not_before: Option<OffsetDateTime> = None;
     loop {
         tokio::select! {
             connected = live.wait_for(|l| l.status == SessionStatus::Connected) => {
@@ -62,16 +66,15 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
         }
         if let Some(at) = not_before {
             tokio::select! {
-                () = tokio::time::sleep_until(at) => {}
+                () = clock.sleep_until(at) => {}
                 () = rt.cancel.cancelled() => return,
             }
         }
-        let now = OffsetDateTime::now_utc();
+        let now = clock.now();
         if let Some(until) = paced_until(&rt, &store, now).await {
             debug!(session = %rt.name, %until, "waiting for the session's caps or quiet hours");
-            let wait: Duration = (until - now).try_into().unwrap_or(Duration::ZERO);
             tokio::select! {
-                () = tokio::time::sleep(wait) => {}
+                () = clock.sleep_until(until) => {}
                 () = rt.wake.notified() => {}
                 () = rt.cancel.cancelled() => return,
             }
@@ -86,15 +89,18 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
                     AttemptResult::NotAttempted | AttemptResult::Held { .. } | AttemptResult::OptedOut { .. }
                 );
                 record(&store, &message, &result).await;
+                if message.origin == Some(Origin::Campaign) {
+                    rt.campaign_wake.notify_one();
+                }
                 if reached_whatsapp {
-                    not_before = Some(Instant::now() + throttle_gap(&rt));
+                    not_before = Some(clock.now() + throttle_gap(&rt));
                 }
             }
             Ok(None) => idle(&rt, &store, &config).await,
             Err(e) => {
                 error!(session = %rt.name, error = %e, "could not take the next message");
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = clock.sleep(Duration::from_secs(1)) => {}
                     () = rt.cancel.cancelled() => return,
                 }
             }
@@ -110,7 +116,7 @@ async fn attempt(
     media: Option<&MediaStore>,
     config: &DispatchConfig,
 ) -> AttemptResult {
-    let now = OffsetDateTime::now_utc();
+    let now = config.clock.now();
     if matches!(message.kind.as_str(), "edit" | "revoke")
         && let Err(e) = crate::updates::apply_to_original(store, message).await
     {
@@ -135,7 +141,7 @@ async fn attempt(
         Ok(content) => outgoing(message, content),
         Err((code, error)) => return AttemptResult::Failed { at: now, error, code },
     };
-    show_typing(rt, message).await;
+    show_typing(rt, message, &config.clock).await;
     let sent = tokio::time::timeout(config.send_timeout, rt.handle.send(&outgoing)).await;
     let (code, error) = match sent {
         Ok(Ok(ack)) => {
@@ -175,7 +181,7 @@ async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig) {
     let mut wait = config.idle_poll;
     match store.next_due_at(rt.id).await {
         Ok(Some(due)) => {
-            let until_due = (due - OffsetDateTime::now_utc()).try_into().unwrap_or(Duration::ZERO);
+            let until_due = (due - config.clock.now()).try_into().unwrap_or(Duration::ZERO);
             wait = wait.min(until_due);
         }
         Ok(None) => {}
@@ -183,7 +189,7 @@ async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig) {
     }
     let mut live = rt.live.subscribe();
     tokio::select! {
-        () = tokio::time::sleep(wait) => {}
+        () = config.clock.sleep(wait) => {}
         () = rt.wake.notified() => {}
         _ = live.wait_for(|l| l.status != SessionStatus::Connected) => {}
         () = rt.cancel.cancelled() => {}
@@ -234,7 +240,7 @@ fn backoff(config: &DispatchConfig, attempts: u32) -> Duration {
 /// Shows "typing…" (for a voice note "recording audio…") for as long as the message
 /// asked, right before it goes out. Only a show: if WhatsApp does not take it, the
 /// message goes anyway.
-async fn show_typing(rt: &Runtime, message: &MessageRecord) {
+async fn show_typing(rt: &Runtime, message: &MessageRecord, clock: &Clock) {
     let ms = crate::content::typing_ms(&message.content);
     if ms == 0 {
         return;
@@ -245,7 +251,7 @@ async fn show_typing(rt: &Runtime, message: &MessageRecord) {
         debug!(error = %e, "could not show typing");
         return;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(u64::from(ms))).await;
+    clock.sleep(Duration::from_millis(u64::from(ms))).await;
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use wagate_types::Country;
 use crate::Result;
 use crate::accept::Accepter;
 use crate::auth::Auth;
+use crate::campaigns::Campaigns;
 use crate::dispatch::DispatchConfig;
 use crate::media::{MediaConfig, MediaStore};
 use crate::sessions::Sessions;
@@ -31,6 +32,7 @@ pub struct Gateway {
     pub sessions: Sessions,
     pub accepter: Accepter,
     pub media: MediaStore,
+    pub campaigns: Campaigns,
     pub config: GatewayConfig,
 }
 
@@ -44,14 +46,17 @@ impl Gateway {
         sessions.attach_media(media.clone());
         let waker = sessions.clone();
         let accepter = Accepter::spawn(store.clone(), Arc::new(move |id| waker.wake(id)));
-        let gateway = Arc::new(Self { auth: Auth::new(store.clone()), store, sessions, accepter, media, config });
+        let campaigns = Campaigns::spawn(store.clone(), sessions.clone());
+        let gateway =
+            Arc::new(Self { auth: Auth::new(store.clone()), store, sessions, accepter, media, campaigns, config });
         gateway.sessions.start_all().await.context("start sessions")?;
         Ok(gateway)
     }
 
-    /// Stops in order: no new messages, accepted ones stored, sends in flight finished,
+    /// Stops in order: no campaign feeding, no new messages, accepted ones stored, sends in flight finished,
     /// sessions closed, database flushed.
     pub async fn shutdown(&self) {
+        self.campaigns.stop().await;
         self.accepter.close().await;
         self.sessions.shutdown().await;
         self.store.close().await;

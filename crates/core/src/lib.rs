@@ -12,13 +12,16 @@
 //! - [`events`]: the event log, written with the changes it tells of.
 //! - [`opt_in`]: contacts' consent, asked and kept; the suppression list.
 //! - [`auto_reply`]: answers to received messages, by rule.
+//! - [`campaigns`]: one message to many, fed into the sessions' queues.
 //! - [`auth`]: API keys.
 //! - [`media`]: media files taken in from clients and received by sessions.
 
 pub mod accept;
 pub mod auth;
 pub mod auto_reply;
+pub mod campaigns;
 pub mod chats;
+pub mod clock;
 pub mod consent;
 pub mod contacts;
 pub mod content;

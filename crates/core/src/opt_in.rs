@@ -184,7 +184,8 @@ impl OptInEvent<'_> {
 /// Whether a claimed message may go: `None` if so, else how its attempt ends without
 /// sending: `opted_out` for a suppressed number, a contact who said no or (opt-in
 /// required) never said yes; held while a contact has not answered the prompt.
-/// Messages wagate queued itself (the prompt, confirmations) skip the opt-in check.
+/// Answers wagate queued itself (the prompt, confirmations, auto-replies) skip the
+/// opt-in check; campaigns do not.
 pub(crate) async fn check(rt: &Runtime, store: &Store, message: &MessageRecord) -> Option<AttemptResult> {
     let contact = contact_of(&message.chat)?;
     let now = OffsetDateTime::now_utc();
@@ -200,7 +201,8 @@ pub(crate) async fn check(rt: &Runtime, store: &Store, message: &MessageRecord) 
         Ok(None) => {}
         Err(e) => return trouble(e),
     }
-    if message.origin.is_some() || rt.settings().opt_in.mode != OptInMode::Required {
+    let own = matches!(message.origin, Some(Origin::OptIn | Origin::AutoReply));
+    if own || rt.settings().opt_in.mode != OptInMode::Required {
         return None;
     }
     let status = match store.opt_in(rt.id, &contact).await {

@@ -50,6 +50,8 @@ pub struct Runtime {
     pub(crate) media: MediaSlot,
     /// What WhatsApp last said of the contacts this session follows.
     pub(crate) presence: crate::presence::Presences,
+    /// The campaign feeder, told when a campaign message left the queue.
+    pub(crate) campaign_wake: Arc<Notify>,
     settings: Mutex<SessionSettings>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -77,6 +79,8 @@ struct Inner {
     media: MediaSlot,
     /// Session ids by tenant and name, so sends find their session without a query.
     ids: Mutex<HashMap<(TenantId, SessionName), SessionId>>,
+    /// Wakes the campaign feeder.
+    campaign_wake: Arc<Notify>,
 }
 
 impl Sessions {
@@ -89,6 +93,7 @@ impl Sessions {
                 running: Mutex::new(HashMap::new()),
                 media: MediaSlot::default(),
                 ids: Mutex::new(HashMap::new()),
+                campaign_wake: Arc::new(Notify::new()),
             }),
         }
     }
@@ -336,6 +341,7 @@ impl Sessions {
             cancel: CancellationToken::new(),
             media: self.inner.media.clone(),
             presence: crate::presence::Presences::default(),
+            campaign_wake: self.inner.campaign_wake.clone(),
             settings: Mutex::new(record.settings.clone()),
             tasks: Mutex::new(Vec::new()),
         });
@@ -364,7 +370,17 @@ impl Sessions {
         debug!(session = %rt.name, "stopped");
     }
 
-    fn runtime(&self, id: SessionId) -> Option<Arc<Runtime>> {
+    /// The settings of a session running here.
+    pub(crate) fn settings_of(&self, id: SessionId) -> Option<SessionSettings> {
+        self.runtime(id).map(|rt| rt.settings())
+    }
+
+    /// The campaign feeder's wake-up, shared with every dispatcher.
+    pub(crate) fn campaign_wake(&self) -> Arc<Notify> {
+        self.inner.campaign_wake.clone()
+    }
+
+    pub(crate) fn runtime(&self, id: SessionId) -> Option<Arc<Runtime>> {
         self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
     }
 

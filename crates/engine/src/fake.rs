@@ -71,6 +71,8 @@ struct State {
     number_checks: usize,
     auto_link: bool,
     send_delay: Duration,
+    /// Where acknowledgements read the time; the system's clock when unset.
+    clock: Option<Arc<dyn Fn() -> OffsetDateTime + Send + Sync>>,
 }
 
 /// See the module docs. Cheap to clone; clones share state.
@@ -82,6 +84,12 @@ pub struct FakeEngine {
 impl FakeEngine {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Acknowledges sends at the time `now` tells, as a test's clock would.
+    pub fn with_clock(self, now: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+        self.lock().clock = Some(Arc::new(now));
+        self
     }
 
     /// Every session starts linked (as if it had stored credentials) and connects at once.
@@ -394,7 +402,8 @@ impl Session for FakeSessionHandle {
                 .map_err(|e| SendError::temporary(FailureCode::Network, format!("fake recording failed: {e}")))?;
         }
         state.sent.push(record);
-        Ok(SendAck { at: OffsetDateTime::now_utc() })
+        let at = state.clock.as_ref().map_or_else(OffsetDateTime::now_utc, |now| now());
+        Ok(SendAck { at })
     }
 
     async fn check_numbers(&self, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {

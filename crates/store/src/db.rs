@@ -124,6 +124,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (8, "error_code", include_str!("../migrations/sqlite/0008_error_code.sql")),
             (9, "sent_index", include_str!("../migrations/sqlite/0009_sent_index.sql")),
             (10, "opt_in", include_str!("../migrations/sqlite/0010_opt_in.sql")),
+            (11, "campaigns", include_str!("../migrations/sqlite/0011_campaigns.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -136,6 +137,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (8, "error_code", include_str!("../migrations/postgres/0008_error_code.sql")),
             (9, "sent_index", include_str!("../migrations/postgres/0009_sent_index.sql")),
             (10, "opt_in", include_str!("../migrations/postgres/0010_opt_in.sql")),
+            (11, "campaigns", include_str!("../migrations/postgres/0011_campaigns.sql")),
         ],
     };
     files

@@ -6,6 +6,7 @@
 //! embedded, forward only, one folder per backend. Times are stored as milliseconds
 //! since the Unix epoch.
 
+mod campaigns;
 mod chats;
 mod contacts;
 mod db;
@@ -26,6 +27,7 @@ mod statement;
 pub mod testing;
 mod time_ms;
 
+pub use campaigns::{CampaignCounts, CampaignRecord, NewCampaign, NewRecipient, PendingRecipient, RecipientRecord};
 pub use chats::{ChatFilter, ChatSummary, Unread};
 pub use contacts::{ContactCursor, ContactFilter, ContactSummary};
 pub use db::{Backend, Store, redact};

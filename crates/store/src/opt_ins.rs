@@ -158,9 +158,10 @@ impl Store {
         .await?;
         self.append_events(tx, tenant, std::slice::from_ref(&change.event), now).await?;
 
-        // Messages queued by wagate itself (the prompt, confirmations) are not the
-        // contact's to hold or end.
-        let waiting = "session_id = $1 AND recipient = $2 AND direction = 'outbound' AND origin IS NULL";
+        // Answers queued by wagate itself (the prompt, confirmations, auto-replies) are
+        // not the contact's to hold or end.
+        let waiting = "session_id = $1 AND recipient = $2 AND direction = 'outbound' \
+                       AND (origin IS NULL OR origin = 'campaign')";
         let mut moved = OptInMoved::default();
         match change.status {
             OptInStatus::Yes => {

@@ -12,8 +12,8 @@ pub use ids::{IdempotencyKey, MessageId, SessionId, TenantId, WaMessageId};
 pub use names::SessionName;
 pub use phone::{Country, PhoneNumber};
 pub use status::{
-    Direction, FailureCode, MessageStatus, OptInMode, OptInStatus, Origin, Priority, ReceiptKind, SessionStatus,
-    TextMatch,
+    CampaignStatus, Direction, FailureCode, MessageStatus, OptInMode, OptInStatus, Origin, Priority, ReceiptKind,
+    SessionStatus, TextMatch,
 };
 
 /// Why a value was refused; the text is meant for the API client.

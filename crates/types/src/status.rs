@@ -187,6 +187,8 @@ string_enum! {
         OptIn = "opt_in",
         /// An auto-reply rule.
         AutoReply = "auto_reply",
+        /// A campaign.
+        Campaign = "campaign",
     }
 }
 
@@ -200,6 +202,20 @@ string_enum! {
         StartsWith = "starts_with",
         /// A regular expression (Rust `regex` syntax) found anywhere in the text.
         Regex = "regex",
+    }
+}
+
+string_enum! {
+    /// Where a campaign is.
+    CampaignStatus {
+        /// Feeding its recipients into its sessions' queues (once `start_at` came).
+        Running = "running",
+        /// Stopped for now; messages not taken by a session yet went back to the list.
+        Paused = "paused",
+        /// Stopped for good; what was not sent is `cancelled`.
+        Cancelled = "cancelled",
+        /// Every recipient's message was sent or ended.
+        Completed = "completed",
     }
 }
 

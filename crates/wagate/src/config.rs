@@ -13,6 +13,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use wagate_core::GatewayConfig;
+use wagate_core::clock::Clock;
 use wagate_core::dispatch::DispatchConfig;
 use wagate_core::media::{AllowList, ImagePolicy, MediaConfig, S3Config};
 use wagate_core::pacing::check_quiet_hours;
@@ -42,6 +43,9 @@ pub struct Config {
     pub throttle: Throttle,
     pub delivery: Delivery,
     pub media: Media,
+    /// The dispatchers' clock: the system's, or a test's (not configurable).
+    #[serde(skip)]
+    pub clock: Clock,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -199,6 +203,7 @@ impl Default for Config {
                 retry_max_ms: dispatch.retry_max.as_millis() as u64,
             },
             media: Media::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -329,6 +334,7 @@ impl Config {
                 max_attempts: self.delivery.max_attempts,
                 retry_base: Duration::from_millis(self.delivery.retry_base_ms),
                 retry_max: Duration::from_millis(self.delivery.retry_max_ms),
+                clock: self.clock.clone(),
                 ..DispatchConfig::default()
             },
             media: self.media()?,

@@ -285,6 +285,84 @@ async fn queued_messages_reach_the_contact_once_across_a_kill_9_of_the_real_engi
     sandbox.shutdown().await;
 }
 
+/// A campaign of 10,000 recipients (and a few duplicates), `kill -9` while it goes
+/// out, a restart: every recipient gets their own message exactly once and the
+/// progress adds up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_of_ten_thousand_completes_once_each_across_a_kill_9() {
+    const TOTAL: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::from_env().await;
+    let client = reqwest::Client::new();
+    let server = launch(dir.path(), &database.url).await;
+    let post = |server: &Server, path: &str, body: Value| {
+        client.post(format!("{}{path}", server.base)).header("X-API-Key", KEY).json(&body).send()
+    };
+    let created = post(&server, "/api/v1/sessions", json!({ "name": "default" })).await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let mut recipients: Vec<Value> =
+        (0..TOTAL).map(|n| json!({ "to": format!("+49151{:08}", 20_000_000 + n), "variables": { "n": n } })).collect();
+    recipients.extend((0..5).map(|n| json!({ "to": format!("+49151{:08}", 20_000_000 + n), "variables": { "n": -1 } })));
+    let body = json!({ "name": "Ten thousand", "message": { "text": "Hello number {{n}}" }, "recipients": recipients });
+    let response = post(&server, "/api/v1/campaigns", body).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let campaign: Value = response.json().await.unwrap();
+    let id = campaign["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (campaign["progress"]["total"].as_u64(), campaign["progress"]["duplicates"].as_u64()),
+        (Some(10_000), Some(5))
+    );
+
+    // Kill it somewhere in the middle of sending.
+    let recording = dir.path().join("sent.jsonl");
+    let kill_after = rand::rng().random_range(300..3000);
+    for _ in 0..6000 {
+        let sent = std::fs::read_to_string(&recording).map_or(0, |text| text.lines().count());
+        if sent >= kill_after {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill_9();
+    let before_restart = FakeEngine::read_recording(&recording).unwrap().len();
+
+    let server = launch(dir.path(), &database.url).await;
+    let url = format!("{}/api/v1/campaigns/{id}", server.base);
+    let mut done = Value::Null;
+    for _ in 0..6000 {
+        if let Ok(response) = client.get(&url).header("X-API-Key", KEY).send().await
+            && let Ok(body) = response.json::<Value>().await
+            && body["status"] == "completed"
+        {
+            done = body;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(done["status"], "completed", "the campaign completed within 5 minutes");
+    server.kill_9();
+
+    let progress = &done["progress"];
+    let parts = ["pending", "queued", "sent", "delivered", "read", "failed", "opted_out", "cancelled"];
+    let sum: u64 = parts.iter().map(|p| progress[p].as_u64().unwrap()).sum();
+    assert_eq!((sum, progress["total"].as_u64()), (10_000, Some(10_000)), "{progress}");
+    assert_eq!(progress["sent"], 10_000, "{progress}");
+    assert_eq!(progress["percent"], 100.0);
+
+    let sends = FakeEngine::read_recording(&recording).unwrap();
+    let mut per_text: HashMap<&str, HashSet<&str>> = HashMap::new();
+    for send in sends.iter().filter(|s| !s.repeat) {
+        per_text.entry(send.text.as_str()).or_default().insert(send.wa_id.as_str());
+    }
+    let delivered = sends.iter().filter(|s| !s.repeat).count();
+    assert_eq!(delivered, TOTAL, "one delivery per recipient");
+    for n in 0..TOTAL {
+        let ids = per_text.get(format!("Hello number {n}").as_str()).map_or(0, HashSet::len);
+        assert_eq!(ids, 1, "recipient {n} got {ids} messages");
+    }
+    println!("killed after {before_restart} of {TOTAL} sends; after the restart each of {TOTAL} got exactly one");
+}
+
 /// Polls `url` until `done` accepts the JSON it answers (60 s at most; a message not
 /// `sent` after that was lost).
 async fn wait_for(client: &reqwest::Client, url: &str, done: impl Fn(&Value) -> bool) -> Value {

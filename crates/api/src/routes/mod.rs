@@ -1,5 +1,6 @@
 //! Routes by feature. Each handler carries its OpenAPI description.
 
+mod campaigns;
 mod chats;
 mod contacts;
 mod events;
@@ -49,6 +50,12 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(queue::get))
         .routes(routes!(opt_ins::list, opt_ins::set_many))
         .routes(routes!(opt_ins::get, opt_ins::set))
+        .routes(routes!(campaigns::create, campaigns::list))
+        .routes(routes!(campaigns::get))
+        .routes(routes!(campaigns::pause))
+        .routes(routes!(campaigns::resume))
+        .routes(routes!(campaigns::cancel))
+        .routes(routes!(campaigns::recipients))
         .routes(routes!(suppressions::list))
         .routes(routes!(suppressions::get, suppressions::put, suppressions::delete))
         .merge(

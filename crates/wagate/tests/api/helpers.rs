@@ -181,6 +181,8 @@ impl TestApp {
             ("opt_ins", "MAX(changed_at)"),
             ("opt_in_changes", "MAX(at)"),
             ("suppressions", "MAX(created_at)"),
+            ("campaigns", "MAX(updated_at)"),
+            ("campaign_recipients", "MAX(position)"),
         ] {
             let row =
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, {changed} AS changed FROM {table}")))

@@ -4,7 +4,9 @@
 
 mod auth;
 mod auto_replies;
+mod campaigns;
 mod chats;
+mod clock;
 mod contacts;
 mod events;
 mod helpers;
