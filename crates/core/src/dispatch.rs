@@ -9,8 +9,8 @@ use rand::RngExt;
 use time::OffsetDateTime;
 use tracing::{debug, error, warn};
 use wagate_engine::{SendError, Typing};
-use wagate_store::{AttemptResult, MessageRecord, Store};
-use wagate_types::{FailureCode, Origin, SessionStatus};
+use wagate_store::{AttemptResult, ClaimRules, MessageRecord, Store};
+use wagate_types::{FailureCode, Origin, Priority, SessionStatus};
 
 use crate::clock::Clock;
 use crate::media::MediaStore;
@@ -80,7 +80,8 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
             }
             continue;
         }
-        let claimed = store.claim_next(rt.id, now, now + config.lease).await;
+        let (rules, held_until) = claim_rules(&rt, &store, now).await;
+        let claimed = store.claim_next_where(rt.id, now, now + config.lease, &rules).await;
         match claimed {
             Ok(Some(message)) => {
                 let result = attempt(&rt, &store, &message, media.get(), &config).await;
@@ -96,7 +97,7 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
                     not_before = Some(clock.now() + throttle_gap(&rt));
                 }
             }
-            Ok(None) => idle(&rt, &store, &config).await,
+            Ok(None) => idle(&rt, &store, &config, held_until).await,
             Err(e) => {
                 error!(session = %rt.name, error = %e, "could not take the next message");
                 tokio::select! {
@@ -176,13 +177,17 @@ async fn record(store: &Store, message: &MessageRecord, result: &AttemptResult) 
     }
 }
 
-/// Waits for new work: a wake-up from an accept, the next due time, or a poll.
-async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig) {
+/// Waits for new work: a wake-up from an accept, the next due time, or a poll. Due
+/// messages that the lanes' caps or their recipients' spacing hold back wait until
+/// `held_until`.
+async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig, held_until: Option<OffsetDateTime>) {
+    let now = config.clock.now();
     let mut wait = config.idle_poll;
     match store.next_due_at(rt.id).await {
-        Ok(Some(due)) => {
-            let until_due = (due - config.clock.now()).try_into().unwrap_or(Duration::ZERO);
-            wait = wait.min(until_due);
+        Ok(Some(due)) if due > now => wait = wait.min((due - now).try_into().unwrap_or(Duration::ZERO)),
+        Ok(Some(_)) => {
+            let until = held_until.map_or(HELD_POLL, |at| (at - now).try_into().unwrap_or(Duration::ZERO));
+            wait = wait.min(until.max(Duration::from_millis(10)));
         }
         Ok(None) => {}
         Err(e) => error!(session = %rt.name, error = %e, "could not find the next due message"),
@@ -194,6 +199,49 @@ async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig) {
         _ = live.wait_for(|l| l.status != SessionStatus::Connected) => {}
         () = rt.cancel.cancelled() => {}
     }
+}
+
+/// How long an idle dispatcher waits when due messages are held back for a reason it
+/// cannot time (another node's lease, say).
+const HELD_POLL: Duration = Duration::from_secs(1);
+
+/// Which due messages to pass over now: lanes at their caps, recipients sent to within
+/// the spacing; and the earliest time one of them may go.
+async fn claim_rules(rt: &Runtime, store: &Store, now: OffsetDateTime) -> (ClaimRules, Option<OffsetDateTime>) {
+    let settings = rt.settings();
+    let mut rules = ClaimRules::default();
+    let mut held_until: Option<OffsetDateTime> = None;
+    let mut hold = |at: OffsetDateTime| held_until = Some(held_until.map_or(at, |h| h.min(at)));
+    for priority in Priority::ALL {
+        let caps = settings.lanes.of(*priority);
+        if caps.is_free() {
+            continue;
+        }
+        match store.recent_sends_of(rt.id, *priority, now - LOOK_BACK).await {
+            Ok(sent) => {
+                let free = Pacing::of_lane(caps).earliest(now, &sent);
+                if free > now {
+                    rules.skip_priorities.push(*priority);
+                    hold(free);
+                }
+            }
+            Err(e) => {
+                error!(session = %rt.name, error = %e, "could not read a lane's sends; holding it back");
+                rules.skip_priorities.push(*priority);
+                hold(now + Duration::from_secs(60));
+            }
+        }
+    }
+    if let Some(seconds) = settings.recipient_spacing_seconds.filter(|s| *s > 0) {
+        let spacing = Duration::from_secs(u64::from(seconds));
+        rules.recipient_spacing = Some(spacing);
+        match store.spacing_ends_at(rt.id, now, spacing).await {
+            Ok(Some(at)) => hold(at),
+            Ok(None) => {}
+            Err(e) => error!(session = %rt.name, error = %e, "could not read when the spacing ends"),
+        }
+    }
+    (rules, held_until)
 }
 
 /// When the session's caps or quiet hours let it send next, if that is later than `now`.
@@ -241,7 +289,10 @@ fn backoff(config: &DispatchConfig, attempts: u32) -> Duration {
 /// asked, right before it goes out. Only a show: if WhatsApp does not take it, the
 /// message goes anyway.
 async fn show_typing(rt: &Runtime, message: &MessageRecord, clock: &Clock) {
-    let ms = crate::content::typing_ms(&message.content);
+    let mut ms = crate::content::typing_ms(&message.content);
+    if ms == 0 && rt.settings().simulate_typing {
+        ms = typing_time(message);
+    }
     if ms == 0 {
         return;
     }
@@ -252,6 +303,14 @@ async fn show_typing(rt: &Runtime, message: &MessageRecord, clock: &Clock) {
         return;
     }
     clock.sleep(Duration::from_millis(u64::from(ms))).await;
+}
+
+/// How long a person takes to type a message's text or caption: 50 ms a character,
+/// one to six seconds; nothing for messages without words.
+fn typing_time(message: &MessageRecord) -> u32 {
+    let content = &message.content;
+    let text = content["text"].as_str().or_else(|| content[message.kind.as_str()]["caption"].as_str());
+    text.map_or(0, |t| (t.chars().count() as u32).saturating_mul(50).clamp(1_000, 6_000))
 }
 
 #[cfg(test)]

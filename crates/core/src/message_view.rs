@@ -57,7 +57,8 @@ pub struct Message {
     /// Why the last attempt failed.
     error: Option<String>,
     /// The same as a code: `not_on_whatsapp`, `refused`, `rate_limited`, `timeout`,
-    /// `network`, `media_error` or `invalid`.
+    /// `network`, `media_error` or `invalid`; on a message still waiting, `logged_out`
+    /// or `banned` say why its session does not send.
     error_code: Option<FailureCode>,
     send_at: Option<String>,
     /// When wagate stored it: accepted (outbound) or received (inbound).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use time::OffsetDateTime;
-use wagate_store::{QuietHours, SessionSettings};
+use wagate_store::{LaneCaps, QuietHours, SessionSettings};
 
 /// The longest window a cap looks back over; sends older than this never matter.
 pub const LOOK_BACK: Duration = Duration::from_secs(24 * 3600);
@@ -36,16 +36,26 @@ impl Pacing {
     /// is set) is left out rather than stopping the session. `first_send`: when the
     /// session's first message went out, for the warm-up (`None`: none yet).
     pub fn of(settings: &SessionSettings, first_send: Option<OffsetDateTime>) -> Self {
+        let caps = LaneCaps {
+            per_minute: settings.cap_per_minute,
+            per_hour: settings.cap_per_hour,
+            per_day: settings.cap_per_day,
+        };
+        let quiet = settings.quiet_hours.as_ref().and_then(|q| quiet_of(q).ok());
+        Self { quiet, warmup: settings.warmup.clone(), first_send, ..Self::of_lane(&caps) }
+    }
+
+    /// Caps alone, as a priority lane has them.
+    pub fn of_lane(caps: &LaneCaps) -> Self {
         let caps = [
-            (Duration::from_secs(60), settings.cap_per_minute),
-            (Duration::from_secs(3600), settings.cap_per_hour),
-            (LOOK_BACK, settings.cap_per_day),
+            (Duration::from_secs(60), caps.per_minute),
+            (Duration::from_secs(3600), caps.per_hour),
+            (LOOK_BACK, caps.per_day),
         ]
         .into_iter()
         .filter_map(|(window, cap)| cap.map(|n| (window, n.max(1))))
         .collect();
-        let quiet = settings.quiet_hours.as_ref().and_then(|q| quiet_of(q).ok());
-        Self { caps, quiet, warmup: settings.warmup.clone(), first_send }
+        Self { caps, ..Self::default() }
     }
 
     /// Whether there is anything to keep: without caps or quiet hours, no history is needed.

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 use wagate_engine::{Engine, EngineError, EngineEvent, Session, SessionSpec};
 use wagate_store::{SessionRecord, SessionSettings, SessionState, Store};
-use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
+use wagate_types::{FailureCode, PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
 
 use crate::dispatch::{self, DispatchConfig};
 use crate::inbox::SessionInbox;
@@ -496,6 +496,18 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
     };
     if let Err(e) = store.set_session_state(rt.id, &new_state, now).await {
         error!(error = %e, "could not save the session state");
+    }
+    // What waits says why it does not go; the next attempt's result replaces it.
+    let why = match new_state.status {
+        SessionStatus::LoggedOut => Some(FailureCode::LoggedOut),
+        SessionStatus::Banned => Some(FailureCode::Banned),
+        _ => None,
+    };
+    if let (Some(code), Some(reason)) = (why, &new_state.reason) {
+        let error = format!("waiting: the session is {}: {reason}", new_state.status);
+        if let Err(e) = store.mark_waiting(rt.id, code, &error, now).await {
+            error!(error = %e, "could not mark the waiting messages");
+        }
     }
     rt.live.send_replace(Live { status: new_state.status, qr });
 }

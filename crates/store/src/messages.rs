@@ -2,14 +2,14 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 use time::OffsetDateTime;
-use wagate_types::{Direction, MessageId, Origin, ReceiptKind, SessionId, TenantId, WaMessageId};
+use wagate_types::{Direction, FailureCode, MessageId, Origin, ReceiptKind, SessionId, TenantId, WaMessageId};
 
 use crate::message_rows::{COLUMNS, initial_status, message_from_row, record_of_new};
 use crate::statement::Statement;
 use crate::time_ms::{opt_from_ms, to_ms};
 use crate::{
-    AcceptOutcome, AttemptResult, Backend, MessageFilter, MessageRecord, NewMessage, Result, Store, StoreError,
-    Transition,
+    AcceptOutcome, AttemptResult, Backend, ClaimRules, MessageFilter, MessageRecord, NewMessage, Result, Store,
+    StoreError, Transition,
 };
 
 /// Most rows one multi-row INSERT carries; keeps well under SQLite's variable limit.
@@ -184,26 +184,47 @@ impl Store {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<Option<MessageRecord>> {
+        self.claim_next_where(session, now, lease_until, &ClaimRules::default()).await
+    }
+
+    /// Like [`claim_next`](Self::claim_next), passing over messages `rules` hold back.
+    pub async fn claim_next_where(
+        &self,
+        session: SessionId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        rules: &ClaimRules,
+    ) -> Result<Option<MessageRecord>> {
         let pick = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
         let waiting = "(m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= $2) \
                        OR (m.status = 'sending' AND m.lease_until <= $2)";
+        let mut held = String::new();
+        for priority in &rules.skip_priorities {
+            held.push_str(&format!(" AND m.priority <> {}", priority.rank()));
+        }
+        if rules.recipient_spacing.is_some() {
+            held.push_str(
+                " AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.session_id = m.session_id \
+                 AND p.direction = 'outbound' AND p.sent_at > $4 AND p.recipient = m.recipient)",
+            );
+        }
         let sql = format!(
             "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $3, updated_at = $2 \
-             WHERE id = (SELECT m.id FROM messages m WHERE m.session_id = $1 AND ({waiting}) \
+             WHERE id = (SELECT m.id FROM messages m WHERE m.session_id = $1 AND ({waiting}){held} \
                          ORDER BY m.priority DESC, m.id LIMIT 1{pick}) \
                AND ({}) \
              RETURNING id",
             waiting.replace("m.", "")
         );
-        let claimed = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(session.to_string())
-            .bind(to_ms(now))
-            .bind(to_ms(lease_until))
-            .fetch_optional(&self.pool)
-            .await?;
+        let mut query =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(session.to_string()).bind(to_ms(now)).bind(to_ms(lease_until));
+        if let Some(spacing) = rules.recipient_spacing {
+            query = query.bind(to_ms(now - spacing));
+        }
+        let claimed = query.fetch_optional(&self.pool).await?;
         match claimed {
             Some(row) => {
                 let id: String = row.try_get("id")?;
@@ -216,6 +237,28 @@ impl Store {
         }
     }
 
+    /// When the first due message that waits only for its recipient's spacing may go:
+    /// the oldest send since `now - spacing` to a recipient with a due message, plus the
+    /// spacing. `None` when no due message waits for that.
+    pub async fn spacing_ends_at(
+        &self,
+        session: SessionId,
+        now: OffsetDateTime,
+        spacing: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>> {
+        let row = sqlx::query(
+            "SELECT MIN(p.sent_at) AS oldest FROM messages p WHERE p.session_id = $1 AND p.direction = 'outbound' \
+             AND p.sent_at > $2 AND p.recipient IN (SELECT m.recipient FROM messages m WHERE m.session_id = $1 \
+             AND m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= $3)",
+        )
+        .bind(session.to_string())
+        .bind(to_ms(now - spacing))
+        .bind(to_ms(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(opt_from_ms(row.try_get("oldest")?).map(|oldest| oldest + spacing))
+    }
+
     /// When the session's next waiting message becomes due, if any waits.
     pub async fn next_due_at(&self, session: SessionId) -> Result<Option<OffsetDateTime>> {
         let row = sqlx::query(
@@ -226,6 +269,28 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(opt_from_ms(row.try_get("due")?))
+    }
+
+    /// Says why the session's waiting messages do not go (a logged-out or banned
+    /// session), leaving them queued; returns how many.
+    pub async fn mark_waiting(
+        &self,
+        session: SessionId,
+        code: FailureCode,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE messages SET error = $2, error_code = $3, updated_at = $4 \
+             WHERE session_id = $1 AND status IN ('queued', 'scheduled')",
+        )
+        .bind(session.to_string())
+        .bind(error)
+        .bind(code.as_str())
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Puts back messages a previous run of this session left `sending`. Called when

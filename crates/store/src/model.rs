@@ -33,6 +33,48 @@ pub struct SessionSettings {
     pub opt_in: OptInSettings,
     /// Answers to received messages, by rule.
     pub auto_reply: AutoReplySettings,
+    /// At least this many seconds between two sends to the same recipient.
+    pub recipient_spacing_seconds: Option<u32>,
+    /// Caps of each priority lane, on top of the session's.
+    pub lanes: Lanes,
+    /// Show "typing…" before each text for as long as a person would take to type it
+    /// (unless the message asks for its own `typing_ms`).
+    pub simulate_typing: bool,
+}
+
+/// Caps per priority lane: transactional messages (`high`) before bulk (`low`), each
+/// held to its own caps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Lanes {
+    pub high: LaneCaps,
+    pub normal: LaneCaps,
+    pub low: LaneCaps,
+}
+
+impl Lanes {
+    pub fn of(&self, priority: Priority) -> &LaneCaps {
+        match priority {
+            Priority::High => &self.high,
+            Priority::Normal => &self.normal,
+            Priority::Low => &self.low,
+        }
+    }
+}
+
+/// At most this many sends of a lane in any minute, hour and day; `None`: no cap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LaneCaps {
+    pub per_minute: Option<u32>,
+    pub per_hour: Option<u32>,
+    pub per_day: Option<u32>,
+}
+
+impl LaneCaps {
+    pub fn is_free(&self) -> bool {
+        self.per_minute.is_none() && self.per_hour.is_none() && self.per_day.is_none()
+    }
 }
 
 /// A session's auto-replies: the first matching rule (highest priority first, then in
@@ -106,6 +148,9 @@ impl Default for SessionSettings {
             warmup: Vec::new(),
             opt_in: OptInSettings::default(),
             auto_reply: AutoReplySettings::default(),
+            recipient_spacing_seconds: None,
+            lanes: Lanes::default(),
+            simulate_typing: false,
         }
     }
 }
@@ -236,6 +281,15 @@ pub struct MessageFilter {
     /// Only messages older than this one (the cursor).
     pub before: Option<MessageId>,
     pub limit: u32,
+}
+
+/// Which due messages a claim passes over.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimRules {
+    /// Priorities whose lane is at its cap.
+    pub skip_priorities: Vec<Priority>,
+    /// Messages to a recipient sent to less than this long ago wait.
+    pub recipient_spacing: Option<std::time::Duration>,
 }
 
 /// How one send attempt ended.

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 use time::OffsetDateTime;
-use wagate_types::SessionId;
+use wagate_types::{Priority, SessionId};
 
 use crate::message_rows::{COLUMNS, message_from_row};
 use crate::time_ms::{from_ms, to_ms};
@@ -25,6 +25,25 @@ impl Store {
 }
 
 impl Store {
+    /// Like [`recent_sends`](Self::recent_sends), of one priority lane.
+    pub async fn recent_sends_of(
+        &self,
+        session: SessionId,
+        priority: Priority,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OffsetDateTime>> {
+        let rows = sqlx::query(
+            "SELECT sent_at FROM messages WHERE session_id = $1 AND direction = 'outbound' AND sent_at >= $2 \
+             AND priority = $3 ORDER BY sent_at",
+        )
+        .bind(session.to_string())
+        .bind(to_ms(since))
+        .bind(i64::from(priority.rank()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| Ok(from_ms(row.try_get("sent_at")?))).collect()
+    }
+
     /// When the session's first message went out, if any did.
     pub async fn first_send(&self, session: SessionId) -> Result<Option<OffsetDateTime>> {
         let first: Option<i64> =

@@ -56,6 +56,12 @@ string_enum! {
         MediaError = "media_error",
         /// The message cannot be built as stored (a bad poll, a wrong address). Permanent.
         Invalid = "invalid",
+        /// The session was unlinked from its phone: what waits goes once it is linked
+        /// again (set on waiting messages, which stay queued).
+        LoggedOut = "logged_out",
+        /// WhatsApp banned the number for a while: what waits goes when the ban ends
+        /// (set on waiting messages, which stay queued).
+        Banned = "banned",
     }
 }
 

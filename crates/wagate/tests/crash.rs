@@ -302,7 +302,8 @@ async fn a_campaign_of_ten_thousand_completes_once_each_across_a_kill_9() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let mut recipients: Vec<Value> =
         (0..TOTAL).map(|n| json!({ "to": format!("+49151{:08}", 20_000_000 + n), "variables": { "n": n } })).collect();
-    recipients.extend((0..5).map(|n| json!({ "to": format!("+49151{:08}", 20_000_000 + n), "variables": { "n": -1 } })));
+    recipients
+        .extend((0..5).map(|n| json!({ "to": format!("+49151{:08}", 20_000_000 + n), "variables": { "n": -1 } })));
     let body = json!({ "name": "Ten thousand", "message": { "text": "Hello number {{n}}" }, "recipients": recipients });
     let response = post(&server, "/api/v1/campaigns", body).await.unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use wagate_core::SessionSettings;
 use wagate_core::auto_reply::compile;
 use wagate_core::pacing::check_quiet_hours;
-use wagate_store::{AutoReplyRule, AutoReplySettings, ImageSettings, OptInSettings, QuietHours};
+use wagate_store::{AutoReplyRule, AutoReplySettings, ImageSettings, LaneCaps, Lanes, OptInSettings, QuietHours};
 use wagate_types::{OptInMode, TextMatch};
 
 use crate::error::{ApiError, ApiResult};
@@ -42,6 +42,75 @@ pub struct Settings {
     /// Answers to received messages, by rule; replaced whole when given. Left out
     /// when changing: kept.
     auto_reply: Option<AutoReply>,
+    /// At least this many seconds between two sends to the same recipient (`null`:
+    /// no spacing); messages to someone just written to wait, others go first. Left
+    /// out when changing: kept.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(example = 60)]
+    recipient_spacing_seconds: Option<Option<u32>>,
+    /// Caps of each priority lane on top of the session's, so transactional messages
+    /// (`high`) keep going while bulk ones (`low`) are held to theirs. Replaced whole
+    /// when given; left out when changing: kept.
+    lanes: Option<LanesBody>,
+    /// Show "typing…" before each text for as long as a person takes to type it (50 ms
+    /// a character, 1–6 s), unless the message sets its own `typing_ms`. Left out
+    /// when changing: kept.
+    simulate_typing: Option<bool>,
+}
+
+/// Caps per priority lane; a lane left out has none.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanesBody {
+    #[serde(default)]
+    high: Option<Caps>,
+    #[serde(default)]
+    normal: Option<Caps>,
+    #[serde(default)]
+    low: Option<Caps>,
+}
+
+impl LanesBody {
+    fn check(&self) -> ApiResult<()> {
+        for (lane, caps) in [("high", &self.high), ("normal", &self.normal), ("low", &self.low)] {
+            if let Some(caps) = caps {
+                caps.check(&format!("settings.lanes.{lane}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn stored(self) -> Lanes {
+        let caps = |c: Option<Caps>| {
+            c.map_or_else(LaneCaps::default, |c| LaneCaps {
+                per_minute: c.per_minute,
+                per_hour: c.per_hour,
+                per_day: c.per_day,
+            })
+        };
+        Lanes { high: caps(self.high), normal: caps(self.normal), low: caps(self.low) }
+    }
+
+    fn shown(lanes: &Lanes) -> Self {
+        let caps = |c: &LaneCaps| {
+            (!c.is_free()).then_some(Caps { per_minute: c.per_minute, per_hour: c.per_hour, per_day: c.per_day })
+        };
+        Self { high: caps(&lanes.high), normal: caps(&lanes.normal), low: caps(&lanes.low) }
+    }
+}
+
+impl Caps {
+    fn check(&self, field: &str) -> ApiResult<()> {
+        for (name, cap) in [("per_minute", self.per_minute), ("per_hour", self.per_hour), ("per_day", self.per_day)] {
+            if cap == Some(0) {
+                return Err(ApiError::invalid_field(
+                    &format!("{field}.{name}"),
+                    "must be at least 1, or null for no cap",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Auto-replies: the first matching rule (highest `priority` first, then in order)
@@ -220,16 +289,18 @@ impl Settings {
             }
         }
         if let Some(caps) = &self.caps {
-            for (field, cap) in
-                [("per_minute", caps.per_minute), ("per_hour", caps.per_hour), ("per_day", caps.per_day)]
-            {
-                if cap == Some(0) {
-                    return Err(ApiError::invalid_field(
-                        &format!("settings.caps.{field}"),
-                        "must be at least 1, or null for no cap",
-                    ));
-                }
-            }
+            caps.check("settings.caps")?;
+        }
+        if let Some(lanes) = &self.lanes {
+            lanes.check()?;
+        }
+        if let Some(Some(seconds)) = self.recipient_spacing_seconds
+            && !(1..=7 * 24 * 3600).contains(&seconds)
+        {
+            return Err(ApiError::invalid_field(
+                "settings.recipient_spacing_seconds",
+                "must be between 1 and 604800 (a week), or null",
+            ));
         }
         if let Some(warmup) = &self.warmup
             && (warmup.len() > 90 || warmup.contains(&0))
@@ -269,6 +340,15 @@ impl Settings {
         }
         if let Some(warmup) = self.warmup {
             settings.warmup = warmup;
+        }
+        if let Some(spacing) = self.recipient_spacing_seconds {
+            settings.recipient_spacing_seconds = spacing;
+        }
+        if let Some(lanes) = self.lanes {
+            settings.lanes = lanes.stored();
+        }
+        if let Some(on) = self.simulate_typing {
+            settings.simulate_typing = on;
         }
         if let Some(a) = self.auto_reply {
             settings.auto_reply = AutoReplySettings {
@@ -364,6 +444,9 @@ impl Settings {
                 time_zone: q.time_zone,
             })),
             warmup: Some(settings.warmup),
+            recipient_spacing_seconds: Some(settings.recipient_spacing_seconds),
+            lanes: Some(LanesBody::shown(&settings.lanes)),
+            simulate_typing: Some(settings.simulate_typing),
             auto_reply: Some(AutoReply {
                 rules: settings
                     .auto_reply

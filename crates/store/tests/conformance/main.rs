@@ -15,6 +15,7 @@ use wagate_types::{ChatId, IdempotencyKey, MessageId, Priority, SessionName, Ten
 
 mod accept;
 mod api_keys;
+mod campaigns;
 mod chats;
 mod engine_state;
 mod events;

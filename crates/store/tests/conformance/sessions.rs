@@ -88,6 +88,12 @@ async fn settings_update_round_trips(db: &TestDb) {
             active_hours: None,
             groups: true,
         },
+        recipient_spacing_seconds: Some(60),
+        lanes: wagate_store::Lanes {
+            low: wagate_store::LaneCaps { per_minute: None, per_hour: Some(100), per_day: None },
+            ..wagate_store::Lanes::default()
+        },
+        simulate_typing: true,
     };
 
     let updated = db.store.update_session_settings(session.id, &settings, t0() + secs(60)).await.unwrap();

@@ -142,3 +142,100 @@ async fn a_scheduled_message_goes_at_its_time_on_the_clock() {
     let late = at(&sent["sent_at"]) - send_at;
     assert!(late >= time::Duration::ZERO && late < time::Duration::seconds(1), "sent {late} after its time");
 }
+
+/// Send times by recipient and priority, in order.
+async fn sends(app: &TestApp) -> Vec<(OffsetDateTime, String, String)> {
+    let page: Value = app.get("/api/v1/messages?direction=outbound&limit=200").await.json().await.unwrap();
+    let mut sent: Vec<(OffsetDateTime, String, String)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["sent_at"].is_null())
+        .map(|m| (at(&m["sent_at"]), m["to"].as_str().unwrap().to_owned(), m["priority"].as_str().unwrap().to_owned()))
+        .collect();
+    sent.sort();
+    sent
+}
+
+#[tokio::test]
+async fn a_recipient_waits_out_the_spacing_while_others_go_ahead() {
+    let start = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let clock = ManualClock::starting_at(start);
+    let app = app_on(&clock).await;
+    patch(&app, json!({ "throttle": { "min_delay_ms": 1000, "max_delay_ms": 1000 }, "recipient_spacing_seconds": 60 }))
+        .await;
+    for n in 0..3 {
+        app.send_text("default", "+9611234567", &format!("Ann {n}")).await;
+    }
+    for n in 0..3 {
+        app.send_text("default", "+9611234568", &format!("Bob {n}")).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    run_until(&clock, start + Duration::from_secs(600)).await;
+
+    let sent = sends(&app).await;
+    assert_eq!(sent.len(), 6);
+    for who in ["+9611234567", "+9611234568"] {
+        let times: Vec<OffsetDateTime> = sent.iter().filter(|s| s.1 == who).map(|s| s.0).collect();
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= time::Duration::seconds(60), "{who} got two within a minute: {sent:?}");
+            assert!(pair[1] - pair[0] < time::Duration::seconds(62), "{who} waited longer than needed: {sent:?}");
+        }
+    }
+    assert_eq!(sent[1].1, "+9611234568", "Bob goes while Ann waits: {sent:?}");
+    assert!(sent[1].0 - sent[0].0 < time::Duration::seconds(2), "{sent:?}");
+}
+
+#[tokio::test]
+async fn a_capped_bulk_lane_waits_while_transactional_messages_go() {
+    let start = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let clock = ManualClock::starting_at(start);
+    let app = app_on(&clock).await;
+    patch(
+        &app,
+        json!({ "throttle": { "min_delay_ms": 0, "max_delay_ms": 0 }, "lanes": { "low": { "per_minute": 2 } } }),
+    )
+    .await;
+    for n in 0..6 {
+        let body = json!({ "to": format!("+96170120{n:03}"), "text": "Sale!", "priority": "low" });
+        assert_eq!(app.post("/api/v1/messages", body).await.status(), StatusCode::ACCEPTED);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    run_until(&clock, start + Duration::from_secs(30)).await;
+    // Two bulk messages went; a transactional one now goes at once, ahead of the rest.
+    let code = app
+        .post("/api/v1/messages", json!({ "to": "+9611234567", "text": "Your code is 1234", "priority": "high" }))
+        .await;
+    let code: Value = code.json().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    run_until(&clock, start + Duration::from_secs(31)).await;
+    let sent_code = app.message(code["id"].as_str().unwrap()).await;
+    assert_eq!(sent_code["status"], "sent", "the high lane has no cap: {sent_code}");
+    run_until(&clock, start + Duration::from_secs(300)).await;
+
+    let low: Vec<OffsetDateTime> = sends(&app).await.into_iter().filter(|s| s.2 == "low").map(|s| s.0).collect();
+    assert_eq!(low.len(), 6);
+    for (i, t) in low.iter().enumerate() {
+        let in_minute = low[..=i].iter().filter(|s| **s > *t - time::Duration::minutes(1)).count();
+        assert!(in_minute <= 2, "{in_minute} bulk sends in the minute up to {t}: {low:?}");
+    }
+    assert!(low[5] - low[0] < time::Duration::seconds(125), "no longer than the cap needs: {low:?}");
+}
+
+#[tokio::test]
+async fn simulated_typing_takes_as_long_as_typing_the_text() {
+    let start = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    let clock = ManualClock::starting_at(start);
+    let app = app_on(&clock).await;
+    patch(&app, json!({ "simulate_typing": true })).await;
+    let text = "Your table for four is booked for 8 pm tonight. See you soon!";
+    let accepted = app.send_text("default", "+9611234567", text).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    run_until(&clock, start + Duration::from_secs(60)).await;
+    let sent = app.message(accepted["id"].as_str().unwrap()).await;
+    let typing = app.engine.typing_shown();
+    assert_eq!(typing.len(), 1, "{typing:?}");
+    let took = at(&sent["sent_at"]) - at(&sent["created_at"]);
+    let expected = time::Duration::milliseconds(50 * text.chars().count() as i64);
+    assert!(took >= expected && took < expected + time::Duration::seconds(1), "sent {took} after it came in");
+}

@@ -106,3 +106,31 @@ async fn a_new_number_warms_up_with_a_small_daily_cap() {
     assert_eq!(settings(&app, json!({ "warmup": [] })).await.status(), StatusCode::OK);
     app.wait_for_message(second["id"].as_str().unwrap(), "sent").await;
 }
+
+#[tokio::test]
+async fn lanes_spacing_and_typing_are_checked_and_kept() {
+    let app = app().await;
+    let before = app.snapshot().await;
+    for bad in [
+        json!({ "lanes": { "low": { "per_minute": 0 } } }),
+        json!({ "lanes": { "bulk": { "per_minute": 5 } } }),
+        json!({ "recipient_spacing_seconds": 0 }),
+        json!({ "recipient_spacing_seconds": 604_801 }),
+        json!({ "simulate_typing": "yes" }),
+    ] {
+        assert_eq!(settings(&app, bad.clone()).await.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    assert_eq!(app.snapshot().await, before, "nothing changed");
+    let good = json!({
+        "lanes": { "high": null, "normal": null, "low": { "per_minute": 2, "per_hour": 60, "per_day": null } },
+        "recipient_spacing_seconds": 60,
+        "simulate_typing": true,
+    });
+    let set: Value = settings(&app, good.clone()).await.json().await.unwrap();
+    for field in ["lanes", "recipient_spacing_seconds", "simulate_typing"] {
+        assert_eq!(set["settings"][field], good[field], "{field}");
+    }
+    let cleared: Value = settings(&app, json!({ "recipient_spacing_seconds": null })).await.json().await.unwrap();
+    assert_eq!(cleared["settings"]["recipient_spacing_seconds"], Value::Null);
+    assert_eq!(cleared["settings"]["lanes"], good["lanes"], "kept");
+}

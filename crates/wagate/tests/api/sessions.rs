@@ -141,6 +141,25 @@ async fn the_phone_unlinking_the_device_logs_the_session_out() {
 }
 
 #[tokio::test]
+async fn waiting_messages_say_the_session_was_logged_out_and_stay_queued() {
+    let app = spawn_app().await;
+    app.connected_session("default").await;
+    app.engine.drop_connection("default").await;
+    app.wait_for_session("default", "reconnecting").await;
+    let message = app.send_text("default", "+4915123456789", "after the drop").await;
+    app.engine.unlink("default").await;
+    app.wait_for_session("default", "logged_out").await;
+    let id = message["id"].as_str().unwrap();
+    let waiting = crate::helpers::eventually("the message says why it waits", || async {
+        let m = app.message(id).await;
+        (m["error_code"] == "logged_out").then_some(m)
+    })
+    .await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+    assert!(waiting["error"].as_str().unwrap().contains("logged_out"), "{waiting}");
+}
+
+#[tokio::test]
 async fn deleting_a_session_deletes_its_messages() {
     let app = spawn_app().await;
     app.create_session("default").await;
