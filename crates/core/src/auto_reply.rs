@@ -11,12 +11,11 @@
 use std::time::Duration;
 
 use regex::RegexBuilder;
-use serde_json::json;
-use wagate_store::{AutoReplies, AutoReplySettings, MessageRecord, NewMessage, Response, SessionSettings};
-use wagate_types::{ChatKind, MessageId, Origin, Priority, TextMatch, WaMessageId};
+use wagate_store::{AutoReplies, AutoReplySettings, MessageRecord, Response, SessionSettings};
+use wagate_types::{ChatKind, Origin, TextMatch};
 
 use crate::fold::fold;
-use crate::opt_in::contact_of;
+use crate::opt_in::{answer, contact_of};
 use crate::pacing::within_hours;
 
 /// A message this soon after the session's last auto-reply to the chat is another
@@ -95,32 +94,19 @@ pub fn respond(settings: &SessionSettings, stored: &MessageRecord, history: Opti
     });
     let Some(reply) = reply_for(auto, text) else { return Response::default() };
     let recipient = contact_of(&stored.chat).unwrap_or_else(|| stored.chat.to_string());
-    let message = NewMessage {
-        id: MessageId::new(),
-        tenant: stored.tenant.clone(),
-        session_id: stored.session_id,
-        session_name: stored.session_name.clone(),
-        chat: stored.chat.clone(),
-        recipient,
-        kind: "text".to_owned(),
-        content: json!({ "text": reply }),
-        wa_id: WaMessageId::generate(),
-        priority: Priority::High,
-        send_at: None,
-        created_at: now,
-        idempotency: None,
-        origin: Some(Origin::AutoReply),
-    };
+    let message = answer(stored, recipient, reply, Origin::AutoReply);
     Response { opt_in: None, replies: vec![message] }
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::Value;
+    use serde_json::{Value, json};
     use time::OffsetDateTime;
     use time::macros::datetime;
     use wagate_store::{AutoReplyRule, QuietHours};
-    use wagate_types::{ChatId, Direction, MessageStatus, SessionId, SessionName, TenantId};
+    use wagate_types::{
+        ChatId, Direction, MessageId, MessageStatus, Priority, SessionId, SessionName, TenantId, WaMessageId,
+    };
 
     use super::*;
 

@@ -128,23 +128,29 @@ pub fn respond(settings: &SessionSettings, stored: &MessageRecord, current: Opti
     }
     .event();
     let change = OptInChange { contact: contact.clone(), status, how: how.to_owned(), actor: None, note, event };
-    let reply = NewMessage {
+    let reply = answer(stored, contact, reply, Origin::OptIn);
+    Response { opt_in: Some(change), replies: vec![reply] }
+}
+
+/// A text answering a received message in its chat, queued ahead of other messages
+/// (`recipient` as outbound messages name it).
+pub(crate) fn answer(stored: &MessageRecord, recipient: String, text: &str, origin: Origin) -> NewMessage {
+    NewMessage {
         id: MessageId::new(),
         tenant: stored.tenant.clone(),
         session_id: stored.session_id,
         session_name: stored.session_name.clone(),
         chat: stored.chat.clone(),
-        recipient: contact,
+        recipient,
         kind: "text".to_owned(),
-        content: json!({ "text": reply }),
+        content: json!({ "text": text }),
         wa_id: WaMessageId::generate(),
         priority: Priority::High,
         send_at: None,
-        created_at: now,
+        created_at: stored.created_at,
         idempotency: None,
-        origin: Some(Origin::OptIn),
-    };
-    Response { opt_in: Some(change), replies: vec![reply] }
+        origin: Some(origin),
+    }
 }
 
 /// The `contact.opt_in` event of a change: who (`chat`, when known), the new status,

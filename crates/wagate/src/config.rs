@@ -63,6 +63,12 @@ pub struct Throttle {
     /// Quiet hours of a new session.
     #[serde(default)]
     pub quiet_hours: Option<QuietHours>,
+    /// A new session's least time between two sends to the same recipient.
+    #[serde(default)]
+    pub recipient_spacing_seconds: Option<u32>,
+    /// Whether a new session shows "typing…" as long as typing each text takes.
+    #[serde(default)]
+    pub simulate_typing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +202,8 @@ impl Default for Config {
                 per_hour: None,
                 per_day: None,
                 quiet_hours: None,
+                recipient_spacing_seconds: None,
+                simulate_typing: false,
             },
             delivery: Delivery {
                 max_attempts: dispatch.max_attempts,
@@ -269,6 +277,9 @@ impl Config {
         if let Some(quiet) = &self.throttle.quiet_hours {
             check_quiet_hours(quiet).map_err(|why| anyhow::anyhow!("throttle.quiet_hours: {why}"))?;
         }
+        if self.throttle.recipient_spacing_seconds.is_some_and(|s| !(1..=7 * 24 * 3600).contains(&s)) {
+            bail!("throttle.recipient_spacing_seconds must be between 1 and 604800 (a week) when set");
+        }
         if self.throttle.min_delay_ms > self.throttle.max_delay_ms {
             bail!("throttle.min_delay_ms must not be larger than throttle.max_delay_ms");
         }
@@ -328,6 +339,8 @@ impl Config {
                 cap_per_hour: self.throttle.per_hour,
                 cap_per_day: self.throttle.per_day,
                 quiet_hours: self.throttle.quiet_hours.clone(),
+                recipient_spacing_seconds: self.throttle.recipient_spacing_seconds,
+                simulate_typing: self.throttle.simulate_typing,
                 ..SessionSettings::default()
             },
             dispatch: DispatchConfig {
