@@ -43,6 +43,7 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
         (name = "messages", description = "Sending and tracking messages"),
         (name = "contacts", description = "Who is on WhatsApp, and the people sessions talk with"),
         (name = "chats", description = "A session's conversations, and marking them read"),
+        (name = "webhooks", description = "Endpoints that get the event log, signed and retried from the database"),
         (name = "campaigns", description = "One message to many recipients, spread over sessions, with progress"),
         (name = "opt-in", description = "Contacts' consent to get messages, with its audit trail, and the suppression list"),
         (name = "groups", description = "WhatsApp groups, managed live through a connected session"),

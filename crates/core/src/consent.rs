@@ -59,6 +59,7 @@ impl Gateway {
             });
         }
         let moved = self.store.set_opt_ins(tenant, id, &changes, now).await.context("set opt-ins")?;
+        self.sessions.event_bus().written();
         if moved.released > 0 {
             self.sessions.wake(id);
         }

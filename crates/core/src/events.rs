@@ -29,6 +29,7 @@ pub const KINDS: &[&str] = &[
     GROUP_UPDATED,
     GROUP_PARTICIPANTS,
     CONTACT_OPT_IN,
+    WEBHOOK_DISABLED,
 ];
 
 pub const MESSAGE_RECEIVED: &str = "message.received";
@@ -39,6 +40,7 @@ pub const MESSAGE_REVOKED: &str = "message.revoked";
 pub const GROUP_UPDATED: &str = "group.updated";
 pub const GROUP_PARTICIPANTS: &str = "group.participants";
 pub const CONTACT_OPT_IN: &str = "contact.opt_in";
+pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 
 /// Whether `pattern` is a known type or a `prefix.*` of known types, or `*`.
 pub fn is_known_filter(pattern: &str) -> bool {

@@ -12,6 +12,7 @@ use crate::campaigns::Campaigns;
 use crate::dispatch::DispatchConfig;
 use crate::media::{MediaConfig, MediaStore};
 use crate::sessions::Sessions;
+use crate::webhooks::{WebhookConfig, Webhooks};
 
 /// Settings the services need, from wagate's configuration.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +24,7 @@ pub struct GatewayConfig {
     pub dispatch: DispatchConfig,
     /// Where media files go and what may come in.
     pub media: MediaConfig,
+    pub webhooks: WebhookConfig,
 }
 
 /// All of wagate's services, wired together. The API holds one.
@@ -33,6 +35,7 @@ pub struct Gateway {
     pub accepter: Accepter,
     pub media: MediaStore,
     pub campaigns: Campaigns,
+    pub webhooks: Arc<Webhooks>,
     pub config: GatewayConfig,
 }
 
@@ -47,8 +50,23 @@ impl Gateway {
         let waker = sessions.clone();
         let accepter = Accepter::spawn(store.clone(), Arc::new(move |id| waker.wake(id)));
         let campaigns = Campaigns::spawn(store.clone(), sessions.clone());
-        let gateway =
-            Arc::new(Self { auth: Auth::new(store.clone()), store, sessions, accepter, media, campaigns, config });
+        let webhooks = Webhooks::spawn(
+            store.clone(),
+            config.webhooks.clone(),
+            config.dispatch.clock.clone(),
+            sessions.event_bus(),
+        )
+        .context("start the webhook deliverer")?;
+        let gateway = Arc::new(Self {
+            auth: Auth::new(store.clone()),
+            store,
+            sessions,
+            accepter,
+            media,
+            campaigns,
+            webhooks,
+            config,
+        });
         gateway.sessions.start_all().await.context("start sessions")?;
         Ok(gateway)
     }
@@ -59,6 +77,7 @@ impl Gateway {
         self.campaigns.stop().await;
         self.accepter.close().await;
         self.sessions.shutdown().await;
+        self.webhooks.stop().await;
         self.store.close().await;
     }
 }

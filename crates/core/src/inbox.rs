@@ -16,6 +16,7 @@ use wagate_types::{SessionId, SessionName, TenantId};
 
 use crate::events::ReceivedRules;
 use crate::received::row_of;
+use crate::webhooks::EventBus;
 
 /// One session's [`Inbox`]: commits what the session receives to the store.
 pub struct SessionInbox {
@@ -25,11 +26,20 @@ pub struct SessionInbox {
     name: SessionName,
     /// The session's dispatcher, woken when a commit may have queued replies.
     wake: Arc<Notify>,
+    /// Told that events were written.
+    bus: EventBus,
 }
 
 impl SessionInbox {
-    pub fn new(store: Store, tenant: TenantId, session: SessionId, name: SessionName, wake: Arc<Notify>) -> Self {
-        Self { store, tenant, session, name, wake }
+    pub fn new(
+        store: Store,
+        tenant: TenantId,
+        session: SessionId,
+        name: SessionName,
+        wake: Arc<Notify>,
+        bus: EventBus,
+    ) -> Self {
+        Self { store, tenant, session, name, wake, bus }
     }
 }
 
@@ -45,6 +55,7 @@ impl Inbox for SessionInbox {
                 debug!(new, repeated = stored.len() - new, "received messages committed");
                 if new > 0 {
                     self.wake.notify_one();
+                    self.bus.written();
                 }
                 Ok(())
             }

@@ -13,6 +13,7 @@
 //! - [`opt_in`]: contacts' consent, asked and kept; the suppression list.
 //! - [`auto_reply`]: answers to received messages, by rule.
 //! - [`campaigns`]: one message to many, fed into the sessions' queues.
+//! - [`webhooks`]: deliveries of the event log, signed, retried, dead-lettered.
 //! - [`auth`]: API keys.
 //! - [`media`]: media files taken in from clients and received by sessions.
 
@@ -46,6 +47,7 @@ pub mod received;
 pub mod sessions;
 pub mod status;
 mod updates;
+pub mod webhooks;
 
 pub use error::Error;
 pub use gateway::{Gateway, GatewayConfig};

@@ -19,6 +19,7 @@ use wagate_types::{FailureCode, PhoneNumber, SessionId, SessionName, SessionStat
 use crate::dispatch::{self, DispatchConfig};
 use crate::inbox::SessionInbox;
 use crate::media::MediaStore;
+use crate::webhooks::EventBus;
 use crate::{Error, Result};
 
 /// Events an engine may queue before it waits for wagate to keep up.
@@ -52,6 +53,8 @@ pub struct Runtime {
     pub(crate) presence: crate::presence::Presences,
     /// The campaign feeder, told when a campaign message left the queue.
     pub(crate) campaign_wake: Arc<Notify>,
+    /// Told whenever this session writes events.
+    pub(crate) bus: EventBus,
     settings: Mutex<SessionSettings>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -81,6 +84,8 @@ struct Inner {
     ids: Mutex<HashMap<(TenantId, SessionName), SessionId>>,
     /// Wakes the campaign feeder.
     campaign_wake: Arc<Notify>,
+    /// Tells the webhook deliverer that events were written.
+    bus: EventBus,
 }
 
 impl Sessions {
@@ -94,6 +99,7 @@ impl Sessions {
                 media: MediaSlot::default(),
                 ids: Mutex::new(HashMap::new()),
                 campaign_wake: Arc::new(Notify::new()),
+                bus: EventBus::default(),
             }),
         }
     }
@@ -321,6 +327,7 @@ impl Sessions {
             record.id,
             record.name.clone(),
             wake.clone(),
+            self.inner.bus.clone(),
         ));
         let handle = match self.inner.engine.start(spec, events_tx, inbox).await {
             Ok(handle) => handle,
@@ -342,6 +349,7 @@ impl Sessions {
             media: self.inner.media.clone(),
             presence: crate::presence::Presences::default(),
             campaign_wake: self.inner.campaign_wake.clone(),
+            bus: self.inner.bus.clone(),
             settings: Mutex::new(record.settings.clone()),
             tasks: Mutex::new(Vec::new()),
         });
@@ -373,6 +381,11 @@ impl Sessions {
     /// The settings of a session running here.
     pub(crate) fn settings_of(&self, id: SessionId) -> Option<SessionSettings> {
         self.runtime(id).map(|rt| rt.settings())
+    }
+
+    /// Told whenever events are written.
+    pub fn event_bus(&self) -> EventBus {
+        self.inner.bus.clone()
     }
 
     /// The campaign feeder's wake-up, shared with every dispatcher.
@@ -475,6 +488,7 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
             if let Err(e) = store.record_events(&rt.tenant, &[event], now).await {
                 error!(error = %e, "could not record a group change");
             }
+            rt.bus.written();
             return;
         }
         EngineEvent::Incoming(message) => {

@@ -125,6 +125,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (9, "sent_index", include_str!("../migrations/sqlite/0009_sent_index.sql")),
             (10, "opt_in", include_str!("../migrations/sqlite/0010_opt_in.sql")),
             (11, "campaigns", include_str!("../migrations/sqlite/0011_campaigns.sql")),
+            (12, "webhooks", include_str!("../migrations/sqlite/0012_webhooks.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -138,6 +139,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (9, "sent_index", include_str!("../migrations/postgres/0009_sent_index.sql")),
             (10, "opt_in", include_str!("../migrations/postgres/0010_opt_in.sql")),
             (11, "campaigns", include_str!("../migrations/postgres/0011_campaigns.sql")),
+            (12, "webhooks", include_str!("../migrations/postgres/0012_webhooks.sql")),
         ],
     };
     files

@@ -26,6 +26,7 @@ mod statement;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time_ms;
+mod webhooks;
 
 pub use campaigns::{CampaignCounts, CampaignRecord, NewCampaign, NewRecipient, PendingRecipient, RecipientRecord};
 pub use chats::{ChatFilter, ChatSummary, Unread};
@@ -37,6 +38,7 @@ pub use media::MediaRecord;
 pub use model::*;
 pub use number_checks::NumberCheckRecord;
 pub use opt_ins::OptInMoved;
+pub use webhooks::{AttemptLog, DeadLetter, NewWebhook, WebhookChange, WebhookRecord};
 
 /// What can go wrong talking to the database, in terms callers act on.
 #[derive(Debug, thiserror::Error)]

@@ -17,6 +17,7 @@ use wagate_core::clock::Clock;
 use wagate_core::dispatch::DispatchConfig;
 use wagate_core::media::{AllowList, ImagePolicy, MediaConfig, S3Config};
 use wagate_core::pacing::check_quiet_hours;
+use wagate_core::webhooks::WebhookConfig;
 use wagate_store::QuietHours;
 use wagate_store::SessionSettings;
 use wagate_types::Country;
@@ -43,6 +44,8 @@ pub struct Config {
     pub throttle: Throttle,
     pub delivery: Delivery,
     pub media: Media,
+    #[serde(default)]
+    pub webhooks: Webhooks,
     /// The dispatchers' clock: the system's, or a test's (not configurable).
     #[serde(skip)]
     pub clock: Clock,
@@ -166,6 +169,24 @@ impl S3 {
     }
 }
 
+/// Webhook deliveries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Webhooks {
+    /// The longest wait for a receiver's answer.
+    pub timeout_ms: u64,
+    /// Host names webhook URLs may point to although they resolve to private addresses.
+    pub allow_hosts: Vec<String>,
+    /// Networks (CIDR) webhooks may reach although they are private.
+    pub allow_networks: Vec<String>,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        Self { timeout_ms: 10_000, allow_hosts: Vec::new(), allow_networks: Vec::new() }
+    }
+}
+
 impl Default for Media {
     fn default() -> Self {
         let media = MediaConfig::default();
@@ -211,6 +232,7 @@ impl Default for Config {
                 retry_max_ms: dispatch.retry_max.as_millis() as u64,
             },
             media: Media::default(),
+            webhooks: Webhooks::default(),
             clock: Clock::system(),
         }
     }
@@ -218,7 +240,7 @@ impl Default for Config {
 
 /// Top-level options, so `WAGATE_*` variables meant for other tools (or a shell's
 /// `WAGATE_KEY`) are not mistaken for misspelt options.
-const OPTIONS: [&str; 10] = [
+const OPTIONS: [&str; 11] = [
     "bind",
     "data_dir",
     "database_url",
@@ -229,6 +251,7 @@ const OPTIONS: [&str; 10] = [
     "throttle",
     "delivery",
     "media",
+    "webhooks",
 ];
 
 fn is_option(key: &str) -> bool {
@@ -282,6 +305,9 @@ impl Config {
         }
         if self.throttle.min_delay_ms > self.throttle.max_delay_ms {
             bail!("throttle.min_delay_ms must not be larger than throttle.max_delay_ms");
+        }
+        if self.webhooks.timeout_ms == 0 {
+            bail!("webhooks.timeout_ms must be above 0");
         }
         if self.delivery.max_attempts == 0 {
             bail!("delivery.max_attempts must be at least 1");
@@ -351,6 +377,11 @@ impl Config {
                 ..DispatchConfig::default()
             },
             media: self.media()?,
+            webhooks: WebhookConfig {
+                allow: AllowList::parse(&self.webhooks.allow_hosts, &self.webhooks.allow_networks)
+                    .context("webhooks.allow_networks")?,
+                timeout: Duration::from_millis(self.webhooks.timeout_ms),
+            },
         })
     }
 }

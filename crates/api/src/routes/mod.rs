@@ -20,6 +20,7 @@ mod session_settings;
 mod sessions;
 mod status;
 mod suppressions;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -84,6 +85,12 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(presence::follow))
         .routes(routes!(presence::get))
         .routes(routes!(events::list))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::dead_letters))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::replay))
         .routes(routes!(chats::list))
         .routes(routes!(chats::read))
         .routes(routes!(groups::list, groups::create))

@@ -101,6 +101,38 @@ impl Fetcher {
         }
     }
 
+    /// POSTs `body` to `url` (no redirects followed) under the guard and the timeout,
+    /// with `headers` added; answers the status code. The answer's body is read (up to
+    /// 64 KiB) and dropped.
+    pub async fn post(&self, url: &str, headers: &[(String, String)], body: Bytes) -> Result<u16, MediaError> {
+        let url = Url::parse(url.trim()).map_err(|e| MediaError::Invalid(format!("url is not a valid URL: {e}")))?;
+        let posting = async {
+            let https = match url.scheme() {
+                "https" => true,
+                "http" => false,
+                other => return Err(MediaError::Refused(format!("{other}: URLs are not called; use http or https"))),
+            };
+            let host = url.host().ok_or_else(|| MediaError::Refused("a URL without a host".to_owned()))?;
+            let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
+            let addrs = guard::resolve(&host, port, &self.allow).await?;
+            let mut request = request(hyper::Method::POST, &url, body)?;
+            for (name, value) in headers {
+                let name = header::HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| MediaError::Invalid(format!("header {name}: {e}")))?;
+                let value =
+                    HeaderValue::from_str(value).map_err(|e| MediaError::Invalid(format!("header {name}: {e}")))?;
+                request.headers_mut().insert(name, value);
+            }
+            let exchange = exchange(&self.tls, &url, &addrs, request).await?;
+            let status = exchange.response.status().as_u16();
+            let _ = read_body(exchange, 64 * 1024).await;
+            Ok(status)
+        };
+        tokio::time::timeout(self.timeout, posting)
+            .await
+            .map_err(|_| MediaError::Unreachable(format!("no answer within {} s", self.timeout.as_secs_f32())))?
+    }
+
     /// One GET to the checked addresses of `url`'s host.
     async fn get(&self, url: &Url) -> Result<Exchange, MediaError> {
         let https = match url.scheme() {

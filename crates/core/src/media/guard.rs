@@ -124,7 +124,7 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
 pub fn check_ip(ip: IpAddr, allow: &AllowList) -> Result<(), MediaError> {
     match non_public(ip) {
         Some(why) if !allow.allows_ip(ip) => Err(MediaError::Refused(format!(
-            "{ip} is a {why} address; the server does not fetch from it unless media.allow_networks lists it"
+            "{ip} is a {why} address; the server does not call it unless the allow-list (allow_networks) names it"
         ))),
         _ => Ok(()),
     }

@@ -12,7 +12,7 @@
 
 mod blobs;
 mod duration;
-mod fetch;
+pub(crate) mod fetch;
 pub mod guard;
 mod images;
 mod s3;

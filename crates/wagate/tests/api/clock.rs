@@ -15,31 +15,42 @@ use wagate_store::Store;
 use crate::helpers::{TestApp, spawn_app_on};
 
 /// A server whose dispatchers and FakeEngine read `clock`.
-async fn app_on(clock: &Arc<ManualClock>) -> TestApp {
+pub async fn app_on(clock: &Arc<ManualClock>) -> TestApp {
+    app_on_with(clock, |_| {}).await
+}
+
+/// [`app_on`], with `adjust` tuning the configuration.
+pub async fn app_on_with(clock: &Arc<ManualClock>, adjust: impl FnOnce(&mut wagate::Config)) -> TestApp {
     let now = clock.clone();
     let engine = FakeEngine::new().with_clock(move || now.now());
     let fake = engine.clone();
     let manual = Clock::manual(clock.clone());
-    let app = spawn_app_on(engine, Arc::new(move |_: &Store| Arc::new(fake.clone()) as Arc<dyn Engine>), |config| {
+    let make = Arc::new(move |_: &Store| Arc::new(fake.clone()) as Arc<dyn Engine>);
+    let app = spawn_app_on(engine, make, |config| {
         config.clock = manual;
+        adjust(config);
     })
     .await;
     app.connected_session("default").await;
     app
 }
 
-/// Moves the clock to each wake-up the dispatcher sleeps until, once it has slept
-/// there a moment (so it is not busy), until `end`.
-async fn run_until(clock: &ManualClock, end: OffsetDateTime) {
+/// Moves the clock to each wake-up the dispatcher (or a webhook) sleeps until, once it
+/// has slept there a moment (so it is not busy), until `end`; when nothing sleeps on the
+/// clock for a while, straight to `end`.
+pub async fn run_until(clock: &ManualClock, end: OffsetDateTime) {
     let mut last = None;
+    let mut idle = 0;
     while clock.now() < end {
         tokio::time::sleep(Duration::from_millis(3)).await;
         let next = clock.next_wake();
+        idle = if next.is_none() { idle + 1 } else { 0 };
         match next {
             Some(wake) if next == last => {
                 clock.advance_to(wake.min(end));
                 last = None;
             }
+            None if idle > 100 => clock.advance_to(end),
             _ => last = next,
         }
     }

@@ -183,6 +183,7 @@ impl TestApp {
             ("suppressions", "MAX(created_at)"),
             ("campaigns", "MAX(updated_at)"),
             ("campaign_recipients", "MAX(position)"),
+            ("webhooks", "MAX(updated_at)"),
         ] {
             let row =
                 sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, {changed} AS changed FROM {table}")))

@@ -23,3 +23,4 @@ mod shutdown;
 mod status;
 mod typing;
 mod validation;
+mod webhooks;

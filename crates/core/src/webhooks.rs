@@ -1,0 +1,493 @@
+//! Webhooks: deliveries of the event log. Each enabled endpoint has a task that works
+//! through the events after its cursor, in order, one at a time: signed the Standard
+//! Webhooks way (plus `X-Webhook-Signature` for older receivers), retried with
+//! exponential backoff and jitter for more than a day, then dead-lettered; an endpoint
+//! that keeps failing for days is disabled with a `webhook.disabled` event. State lives
+//! in the database, so a restart goes on where it stopped and a redelivery keeps its
+//! `webhook-id`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use rand::RngExt;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+use wagate_store::{AttemptLog, EventRecord, NewEvent, NewWebhook, Store, WebhookChange, WebhookRecord};
+use wagate_types::{SessionName, TenantId};
+
+use crate::clock::Clock;
+use crate::events::{WEBHOOK_DISABLED, is_known_filter};
+use crate::media::AllowList;
+use crate::media::fetch::Fetcher;
+use crate::{Error, Gateway, Result};
+
+/// Pauses before the retries of an event: more than a day in all, then it is
+/// dead-lettered.
+pub const RETRIES: [Duration; 11] = [
+    Duration::from_secs(5),
+    Duration::from_secs(30),
+    Duration::from_secs(120),
+    Duration::from_secs(600),
+    Duration::from_secs(1800),
+    Duration::from_secs(3600),
+    Duration::from_secs(2 * 3600),
+    Duration::from_secs(4 * 3600),
+    Duration::from_secs(8 * 3600),
+    Duration::from_secs(8 * 3600),
+    Duration::from_secs(8 * 3600),
+];
+
+/// An endpoint failing for this long without one success is disabled.
+pub const DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+
+/// How an idle endpoint task looks for events when no wake-up came.
+const IDLE_POLL: Duration = Duration::from_secs(2);
+
+/// Settings of the deliverer.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Private addresses webhooks may call (tests, internal receivers).
+    pub allow: AllowList,
+    pub timeout: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self { allow: AllowList::default(), timeout: Duration::from_secs(10) }
+    }
+}
+
+/// An endpoint as a client asks for it.
+#[derive(Debug, Clone)]
+pub struct WebhookRequest {
+    pub url: String,
+    pub session: Option<SessionName>,
+    pub events: Vec<String>,
+    /// `None`: one is generated.
+    pub secret: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    pub description: Option<String>,
+}
+
+/// Tells endpoint tasks that events were written.
+#[derive(Clone)]
+pub struct EventBus(Arc<watch::Sender<u64>>);
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(0)))
+    }
+}
+
+impl EventBus {
+    pub fn written(&self) {
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
+/// A new secret: `whsec_` and 32 random bytes in base64.
+pub fn new_secret() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    format!("whsec_{}", BASE64.encode(bytes))
+}
+
+/// The key a secret stands for: the base64 after `whsec_`, or the secret's own bytes.
+fn key_of(secret: &str) -> Vec<u8> {
+    secret.strip_prefix("whsec_").and_then(|b| BASE64.decode(b).ok()).unwrap_or_else(|| secret.as_bytes().to_vec())
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// The signature headers of one delivery: `webhook-signature` is `v1,` and the base64
+/// HMAC-SHA256 of `id.timestamp.body`; `X-Webhook-Signature` is `sha256=` and the hex
+/// HMAC-SHA256 of the body.
+pub fn signatures(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> (String, String) {
+    let key = key_of(secret);
+    let stamp = timestamp.to_string();
+    let standard = hmac(&key, &[id.as_bytes(), b".", stamp.as_bytes(), b".", body]);
+    (format!("v1,{}", BASE64.encode(standard)), format!("sha256={}", hex::encode(hmac(&key, &[body]))))
+}
+
+/// The JSON a delivery carries: the event as `GET /api/v1/events` shows it.
+pub fn payload(event: &EventRecord) -> Value {
+    json!({
+        "id": event.id,
+        "type": event.kind,
+        "session": event.session,
+        "created_at": crate::content::rfc3339(event.created_at),
+        "data": event.data,
+    })
+}
+
+/// The `webhook-id` of an event: the same for every attempt.
+pub fn delivery_id(event_id: u64) -> String {
+    format!("evt_{event_id}")
+}
+
+impl Gateway {
+    /// Stores an endpoint; returns it with its secret (shown only now).
+    pub async fn create_webhook(&self, tenant: &TenantId, request: WebhookRequest) -> Result<WebhookRecord> {
+        check_events(&request.events)?;
+        check_url(&request.url)?;
+        let session_id = match &request.session {
+            Some(name) => Some(self.sessions.id_of(tenant, name).await?),
+            None => None,
+        };
+        let hook = NewWebhook {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant: tenant.clone(),
+            url: request.url.trim().to_owned(),
+            session_id,
+            events: request.events,
+            secret: request.secret.unwrap_or_else(new_secret),
+            headers: request.headers,
+            description: request.description,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        let record = self.store.create_webhook(&hook).await.context("store a webhook")?;
+        self.webhooks.changed();
+        Ok(record)
+    }
+
+    pub async fn webhook(&self, tenant: &TenantId, id: &str) -> Result<WebhookRecord> {
+        self.store
+            .webhook(tenant, id)
+            .await
+            .context("read a webhook")?
+            .ok_or_else(|| Error::NotFound(format!("webhook {id}")))
+    }
+
+    pub async fn webhooks(&self, tenant: &TenantId) -> Result<Vec<WebhookRecord>> {
+        Ok(self.store.webhooks(tenant).await.context("list webhooks")?)
+    }
+
+    pub async fn update_webhook(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        url: Option<String>,
+        session: Option<Option<SessionName>>,
+        mut change: WebhookChange,
+    ) -> Result<WebhookRecord> {
+        if let Some(events) = &change.events {
+            check_events(events)?;
+        }
+        if let Some(url) = url {
+            check_url(&url)?;
+            change.url = Some(url.trim().to_owned());
+        }
+        change.session_id = match session {
+            Some(Some(name)) => Some(Some(self.sessions.id_of(tenant, &name).await?)),
+            Some(None) => Some(None),
+            None => None,
+        };
+        let record = self
+            .store
+            .update_webhook(tenant, id, &change, OffsetDateTime::now_utc())
+            .await
+            .context("change a webhook")?
+            .ok_or_else(|| Error::NotFound(format!("webhook {id}")))?;
+        self.webhooks.changed();
+        Ok(record)
+    }
+
+    pub async fn delete_webhook(&self, tenant: &TenantId, id: &str) -> Result<()> {
+        if !self.store.delete_webhook(tenant, id).await.context("delete a webhook")? {
+            return Err(Error::NotFound(format!("webhook {id}")));
+        }
+        self.webhooks.changed();
+        Ok(())
+    }
+
+    /// Starts the endpoint's deliveries again at event `from`.
+    pub async fn replay_webhook(&self, tenant: &TenantId, id: &str, from: u64) -> Result<WebhookRecord> {
+        if !self.store.replay_webhook(tenant, id, from, OffsetDateTime::now_utc()).await.context("replay")? {
+            return Err(Error::NotFound(format!("webhook {id}")));
+        }
+        self.webhooks.changed();
+        self.webhook(tenant, id).await
+    }
+
+    /// Delivers one event to the endpoint now, outside its order (a dead letter, say);
+    /// the attempt goes to the log.
+    pub async fn redeliver(&self, tenant: &TenantId, id: &str, event_id: u64) -> Result<AttemptLog> {
+        let hook = self.webhook(tenant, id).await?;
+        let event = self
+            .store
+            .event(tenant, event_id)
+            .await
+            .context("read an event")?
+            .ok_or_else(|| Error::NotFound(format!("event {event_id}")))?;
+        let log = self.webhooks.deliver(&hook, &event, 0).await;
+        self.store.webhook_attempted(&hook.id, &log).await.context("log a redelivery")?;
+        Ok(log)
+    }
+
+    pub async fn webhook_attempts(&self, tenant: &TenantId, id: &str, limit: u32) -> Result<Vec<AttemptLog>> {
+        let hook = self.webhook(tenant, id).await?;
+        Ok(self.store.webhook_attempts(&hook.id, limit).await.context("read the delivery log")?)
+    }
+
+    pub async fn webhook_dead_letters(&self, tenant: &TenantId, id: &str) -> Result<Vec<wagate_store::DeadLetter>> {
+        let hook = self.webhook(tenant, id).await?;
+        Ok(self.store.webhook_dead_letters(&hook.id).await.context("read the dead letters")?)
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> Error {
+    Error::Invalid { field: field.into(), message: message.into() }
+}
+
+fn check_events(events: &[String]) -> Result<()> {
+    if events.is_empty() {
+        return Err(invalid("events", "name at least one event type, or \"*\""));
+    }
+    match events.iter().find(|e| !is_known_filter(e)) {
+        Some(bad) => Err(invalid("events", format!("'{bad}' is not an event type (nor `prefix.*` or `*`)"))),
+        None => Ok(()),
+    }
+}
+
+/// An http(s) URL with a host; where it points is checked at each delivery.
+fn check_url(url: &str) -> Result<()> {
+    let parsed = url::Url::parse(url.trim()).map_err(|e| invalid("url", format!("not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid("url", "must be an http or https URL with a host"));
+    }
+    Ok(())
+}
+
+/// The deliverer: a task per enabled endpoint, kept in step with the stored ones.
+pub struct Webhooks {
+    store: Store,
+    fetcher: Fetcher,
+    clock: Clock,
+    bus: EventBus,
+    change: Arc<Notify>,
+    cancel: CancellationToken,
+    tasks: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Webhooks {
+    pub fn spawn(store: Store, config: WebhookConfig, clock: Clock, bus: EventBus) -> anyhow::Result<Arc<Self>> {
+        let fetcher = Fetcher::new(config.allow, config.timeout)?;
+        let this = Arc::new(Self {
+            store,
+            fetcher,
+            clock,
+            bus,
+            change: Arc::new(Notify::new()),
+            cancel: CancellationToken::new(),
+            tasks: Mutex::new(None),
+        });
+        let supervisor = tokio::spawn(supervise(this.clone()));
+        *this.tasks.lock().unwrap_or_else(|p| p.into_inner()) = Some(supervisor);
+        Ok(this)
+    }
+
+    /// Endpoints were created, changed or deleted.
+    pub fn changed(&self) {
+        self.change.notify_one();
+    }
+
+    pub async fn stop(&self) {
+        self.cancel.cancel();
+        let task = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+
+    /// One attempt to deliver `event` to `hook` (`attempt` 0 for a redelivery on
+    /// request); never fails, the log says how it went.
+    async fn deliver(&self, hook: &WebhookRecord, event: &EventRecord, attempt: u32) -> AttemptLog {
+        let body = Bytes::from(payload(event).to_string());
+        let id = delivery_id(event.id);
+        let now = self.clock.now();
+        let timestamp = now.unix_timestamp();
+        let (standard, legacy) = signatures(&hook.secret, &id, timestamp, &body);
+        let mut headers: Vec<(String, String)> = hook.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        headers.extend([
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("webhook-id".to_owned(), id),
+            ("webhook-timestamp".to_owned(), timestamp.to_string()),
+            ("webhook-signature".to_owned(), standard),
+            ("x-webhook-signature".to_owned(), legacy),
+        ]);
+        let started = Instant::now();
+        let answer = self.fetcher.post(&hook.url, &headers, body).await;
+        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (status_code, error) = match answer {
+            Ok(code) if (200..300).contains(&code) => (Some(code), None),
+            Ok(code) => (Some(code), Some(format!("the receiver answered {code}"))),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        AttemptLog { event_id: event.id, attempt, status_code, latency_ms, error, at: now }
+    }
+}
+
+/// Keeps one task per enabled endpoint.
+async fn supervise(webhooks: Arc<Webhooks>) {
+    let mut running: HashMap<String, (OffsetDateTime, JoinHandle<()>)> = HashMap::new();
+    loop {
+        match webhooks.store.enabled_webhooks().await {
+            Ok(hooks) => {
+                running.retain(|id, (updated, task)| {
+                    let keep = !task.is_finished() && hooks.iter().any(|h| &h.id == id && h.updated_at == *updated);
+                    if !keep {
+                        task.abort();
+                    }
+                    keep
+                });
+                for hook in hooks {
+                    if !running.contains_key(&hook.id) {
+                        let (id, updated) = (hook.id.clone(), hook.updated_at);
+                        running.insert(id, (updated, tokio::spawn(run_endpoint(webhooks.clone(), hook))));
+                    }
+                }
+            }
+            Err(e) => error!(error = %e, "could not read the webhooks"),
+        }
+        tokio::select! {
+            () = webhooks.change.notified() => {}
+            () = tokio::time::sleep(Duration::from_secs(10)) => {}
+            () = webhooks.cancel.cancelled() => break,
+        }
+    }
+    for (_, (_, task)) in running {
+        task.abort();
+        let _ = task.await;
+    }
+}
+
+/// Delivers the events after the endpoint's cursor, in order, until it is changed
+/// (the supervisor then starts a new task on the changed record) or stopped.
+async fn run_endpoint(webhooks: Arc<Webhooks>, mut hook: WebhookRecord) {
+    let mut written = webhooks.bus.subscribe();
+    loop {
+        let now = webhooks.clock.now();
+        if hook.next_attempt_at > now {
+            webhooks.clock.sleep_until(hook.next_attempt_at).await;
+        }
+        written.mark_unchanged();
+        let events = match webhooks.store.webhook_events(&hook, 100).await {
+            Ok(events) => events,
+            Err(e) => {
+                error!(webhook = %hook.id, error = %e, "could not read events to deliver");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if events.is_empty() {
+            tokio::select! {
+                _ = written.changed() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            continue;
+        }
+        for event in &events {
+            let attempt = hook.head_attempts + 1;
+            let log = webhooks.deliver(&hook, event, attempt).await;
+            if log.error.is_none() {
+                if let Err(e) = webhooks.store.webhook_delivered(&hook.id, &log).await {
+                    error!(webhook = %hook.id, error = %e, "could not record a delivery");
+                    break;
+                }
+                hook.cursor = event.id;
+                hook.head_attempts = 0;
+                hook.failing_since = None;
+                continue;
+            }
+            debug!(webhook = %hook.id, event = event.id, attempt, error = ?log.error, "delivery failed");
+            let failing_since = hook.failing_since.unwrap_or(log.at);
+            if Duration::try_from(log.at - failing_since).unwrap_or(Duration::ZERO) >= DISABLE_AFTER {
+                disable(&webhooks, &hook, &log).await;
+                return;
+            }
+            let result = match RETRIES.get(hook.head_attempts as usize) {
+                Some(pause) => {
+                    let retry_at = log.at + pause.mul_f64(rand::rng().random_range(0.8..=1.2));
+                    hook.head_attempts += 1;
+                    hook.next_attempt_at = retry_at;
+                    webhooks.store.webhook_failed(&hook.id, &log, retry_at).await
+                }
+                None => {
+                    warn!(webhook = %hook.id, event = event.id, "giving up on an event after the last retry");
+                    hook.cursor = event.id;
+                    hook.head_attempts = 0;
+                    webhooks.store.webhook_dead_letter(&hook.id, &log).await
+                }
+            };
+            hook.failing_since = Some(failing_since);
+            if let Err(e) = result {
+                error!(webhook = %hook.id, error = %e, "could not record a failed delivery");
+            }
+            break;
+        }
+    }
+}
+
+async fn disable(webhooks: &Webhooks, hook: &WebhookRecord, log: &AttemptLog) {
+    let reason = format!(
+        "no delivery succeeded for {} days; last error: {}",
+        DISABLE_AFTER.as_secs() / 86_400,
+        log.error.as_deref().unwrap_or("none")
+    );
+    info!(webhook = %hook.id, %reason, "disabling a webhook");
+    let event = NewEvent {
+        kind: WEBHOOK_DISABLED.to_owned(),
+        session: None,
+        data: json!({ "webhook": hook.id, "url": hook.url, "reason": reason }),
+    };
+    if let Err(e) = webhooks.store.webhook_failed(&hook.id, log, log.at).await {
+        error!(webhook = %hook.id, error = %e, "could not record a failed delivery");
+    }
+    if let Err(e) = webhooks.store.disable_webhook(hook, &reason, &event, log.at).await {
+        error!(webhook = %hook.id, error = %e, "could not disable a webhook");
+    }
+    webhooks.bus.written();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signatures_follow_standard_webhooks_and_the_sha256_header() {
+        // The example of the Standard Webhooks specification.
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let body = br#"{"test": 2432232314}"#;
+        let (standard, _) = signatures(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body);
+        assert_eq!(standard, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn retries_last_more_than_a_day() {
+        let total: Duration = RETRIES.iter().sum();
+        assert!(total > Duration::from_secs(24 * 3600), "{total:?}");
+        assert_eq!(delivery_id(42), "evt_42");
+        assert!(new_secret().starts_with("whsec_"));
+        assert_ne!(new_secret(), new_secret());
+    }
+}
