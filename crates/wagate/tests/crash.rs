@@ -42,6 +42,8 @@ fn child_server() {
             api_key: Some(SecretString::from(KEY)),
             ..Config::default()
         };
+        // The webhook receiver runs in the test's process, on loopback.
+        config.webhooks.allow_networks = vec!["127.0.0.1/32".into()];
         let store = Store::connect(&config.database_url()).await.unwrap();
         let engine: Arc<dyn Engine> = match std::env::var(SANDBOX_ENV) {
             Ok(url) => {
@@ -362,6 +364,90 @@ async fn a_campaign_of_ten_thousand_completes_once_each_across_a_kill_9() {
         assert_eq!(ids, 1, "recipient {n} got {ids} messages");
     }
     println!("killed after {before_restart} of {TOTAL} sends; after the restart each of {TOTAL} got exactly one");
+}
+
+/// Webhooks under `kill -9`: 3000 events, the server killed while delivering them,
+/// a restart: every event reaches the receiver, first deliveries in order, and an event
+/// delivered twice (the one in flight at the kill) keeps its `webhook-id`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_survive_kill_9_and_keep_their_ids() {
+    const EVENTS: u64 = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::from_env().await;
+    let client = reqwest::Client::new();
+    // The receiver: every delivery's webhook-id and the event id in its body.
+    let got: std::sync::Arc<std::sync::Mutex<Vec<(String, u64)>>> = Default::default();
+    let app = {
+        let got = got.clone();
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let got = got.clone();
+                async move {
+                    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                    let event: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                    got.lock().unwrap().push((id, event["id"].as_u64().unwrap_or(0)));
+                    axum::http::StatusCode::OK
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let server = launch(dir.path(), &database.url).await;
+    let post = |server: &Server, path: &str, body: Value| {
+        client.post(format!("{}{path}", server.base)).header("X-API-Key", KEY).json(&body).send()
+    };
+    assert_eq!(
+        post(&server, "/api/v1/sessions", json!({ "name": "default" })).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let hook =
+        post(&server, "/api/v1/webhooks", json!({ "url": hook_url, "events": ["contact.opt_in"] })).await.unwrap();
+    assert_eq!(hook.status(), StatusCode::CREATED);
+    // 3000 events in one transaction: opt-ins of an imported list.
+    for chunk in 0..(EVENTS / 1000) {
+        let contacts: Vec<String> = (0..1000).map(|n| format!("+49151{:08}", 30_000_000 + chunk * 1000 + n)).collect();
+        let body = json!({ "contacts": contacts, "status": "yes" });
+        let set = post(&server, "/api/v1/sessions/default/opt-ins", body).await.unwrap();
+        assert_eq!(set.status(), StatusCode::OK);
+    }
+    let kill_after = rand::rng().random_range(100..2000);
+    for _ in 0..6000 {
+        if got.lock().unwrap().len() >= kill_after {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill_9();
+    let before_restart = got.lock().unwrap().len();
+
+    let server = launch(dir.path(), &database.url).await;
+    for _ in 0..6000 {
+        let seen: HashSet<u64> = got.lock().unwrap().iter().map(|(_, id)| *id).collect();
+        if seen.len() as u64 >= EVENTS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill_9();
+
+    let deliveries = got.lock().unwrap().clone();
+    let mut first_seen = Vec::new();
+    let mut seen = HashSet::new();
+    for (webhook_id, event) in &deliveries {
+        assert_eq!(webhook_id, &format!("evt_{event}"), "a delivery keeps its event's webhook-id");
+        if seen.insert(*event) {
+            first_seen.push(*event);
+        }
+    }
+    assert_eq!(first_seen, (1..=EVENTS).collect::<Vec<_>>(), "every event, first deliveries in order");
+    let repeats = deliveries.len() - first_seen.len();
+    assert!(repeats <= 1, "only the delivery in flight at the kill may come again: {repeats}");
+    println!("killed after {before_restart} deliveries; {EVENTS} events delivered, {repeats} repeated across the kill");
 }
 
 /// Polls `url` until `done` accepts the JSON it answers (60 s at most; a message not
