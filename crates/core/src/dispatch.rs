@@ -13,6 +13,7 @@ use wagate_store::{AttemptResult, ClaimRules, MessageRecord, Store};
 use wagate_types::{FailureCode, Origin, Priority, SessionStatus};
 
 use crate::clock::Clock;
+use crate::events::status_events;
 use crate::media::MediaStore;
 use crate::media_send::{self, is_media};
 use crate::messages::{outgoing, plain_content};
@@ -90,6 +91,7 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
                     AttemptResult::NotAttempted | AttemptResult::Held { .. } | AttemptResult::OptedOut { .. }
                 );
                 record(&store, &message, &result).await;
+                rt.bus.written();
                 if message.origin == Some(Origin::Campaign) {
                     rt.campaign_wake.notify_one();
                 }
@@ -170,7 +172,7 @@ async fn attempt(
 async fn record(store: &Store, message: &MessageRecord, result: &AttemptResult) {
     for delay_ms in [0, 100, 500, 2_000] {
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        match store.finish_attempt(message.id, result, OffsetDateTime::now_utc()).await {
+        match store.finish_attempt_telling(message.id, result, OffsetDateTime::now_utc(), &status_events).await {
             Ok(()) => return,
             Err(e) => error!(message_id = %message.id, error = %e, "could not record a send attempt"),
         }

@@ -30,6 +30,9 @@ pub const KINDS: &[&str] = &[
     GROUP_PARTICIPANTS,
     CONTACT_OPT_IN,
     WEBHOOK_DISABLED,
+    MESSAGE_SENT,
+    MESSAGE_STATUS,
+    SESSION_STATUS,
 ];
 
 pub const MESSAGE_RECEIVED: &str = "message.received";
@@ -41,6 +44,9 @@ pub const GROUP_UPDATED: &str = "group.updated";
 pub const GROUP_PARTICIPANTS: &str = "group.participants";
 pub const CONTACT_OPT_IN: &str = "contact.opt_in";
 pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+pub const MESSAGE_SENT: &str = "message.sent";
+pub const MESSAGE_STATUS: &str = "message.status";
+pub const SESSION_STATUS: &str = "session.status";
 
 /// Whether `pattern` is a known type or a `prefix.*` of known types, or `*`.
 pub fn is_known_filter(pattern: &str) -> bool {
@@ -82,6 +88,58 @@ impl InboundRules for ReceivedRules {
             return opt_in;
         }
         crate::auto_reply::respond(settings, stored, known.auto_replies)
+    }
+}
+
+/// The event of an outbound message's new status: `message.sent` (with the message)
+/// once WhatsApp took it, `message.status` when it was delivered, read, played, or
+/// ended failed or opted out.
+pub fn status_events(message: &MessageRecord) -> Vec<NewEvent> {
+    use wagate_types::{Direction, MessageStatus};
+    if message.direction != Direction::Outbound {
+        return Vec::new();
+    }
+    let session = Some((message.session_id, message.session_name.clone()));
+    let at = match message.status {
+        MessageStatus::Sent => message.sent_at,
+        MessageStatus::Delivered => message.delivered_at,
+        MessageStatus::Read => message.read_at,
+        MessageStatus::Played => message.played_at,
+        MessageStatus::Failed | MessageStatus::OptedOut => message.failed_at,
+        _ => return Vec::new(),
+    };
+    let at = at.map(crate::content::rfc3339);
+    let (kind, data) = match message.status {
+        MessageStatus::Sent => (MESSAGE_SENT, json!({ "message": view(message), "at": at })),
+        status => (
+            MESSAGE_STATUS,
+            json!({
+                "message_id": message.id.to_string(),
+                "wa_id": message.wa_id.as_str(),
+                "chat": message.chat.as_str(),
+                "to": message.recipient,
+                "status": status,
+                "error": message.error,
+                "error_code": message.error_code,
+                "at": at,
+            }),
+        ),
+    };
+    vec![NewEvent { kind: kind.to_owned(), session, data }]
+}
+
+/// The event of a session's new connection status.
+pub fn session_status(
+    session: (SessionId, SessionName),
+    status: wagate_types::SessionStatus,
+    reason: Option<&str>,
+    phone: Option<&str>,
+    at: OffsetDateTime,
+) -> NewEvent {
+    NewEvent {
+        kind: SESSION_STATUS.to_owned(),
+        session: Some(session),
+        data: json!({ "status": status, "reason": reason, "phone": phone, "at": crate::content::rfc3339(at) }),
     }
 }
 

@@ -473,8 +473,10 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
             (state(SessionStatus::Banned, Some(format!("{reason}; reconnects at {until}"))), None)
         }
         EngineEvent::Receipt { wa_ids, kind, at } => {
-            if let Err(e) = store.apply_receipt(rt.id, &wa_ids, kind, at).await {
-                error!(error = %e, "could not save a receipt");
+            match store.apply_receipt_telling(rt.id, &wa_ids, kind, at, &crate::events::status_events).await {
+                Ok(changed) if !changed.is_empty() => rt.bus.written(),
+                Ok(_) => {}
+                Err(e) => error!(error = %e, "could not save a receipt"),
             }
             return;
         }
@@ -510,6 +512,20 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
     };
     if let Err(e) = store.set_session_state(rt.id, &new_state, now).await {
         error!(error = %e, "could not save the session state");
+    }
+    let changed = rt.live.borrow().status != new_state.status;
+    if changed {
+        let event = crate::events::session_status(
+            (rt.id, rt.name.clone()),
+            new_state.status,
+            new_state.reason.as_deref(),
+            new_state.phone.as_deref(),
+            now,
+        );
+        match store.record_events(&rt.tenant, &[event], now).await {
+            Ok(()) => rt.bus.written(),
+            Err(e) => error!(error = %e, "could not record the session's status"),
+        }
     }
     // What waits says why it does not go; the next attempt's result replaces it.
     let why = match new_state.status {

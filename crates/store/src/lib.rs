@@ -35,6 +35,7 @@ pub use db::{Backend, Store, redact};
 pub use engine_state::{EngineState, EngineStateTx, EngineWrite};
 pub use events::{EventFilter, EventRecord, NewEvent};
 pub use media::MediaRecord;
+pub use messages::Tell;
 pub use model::*;
 pub use number_checks::NumberCheckRecord;
 pub use opt_ins::OptInMoved;

@@ -12,6 +12,9 @@ use crate::{
     StoreError, Transition,
 };
 
+/// The events a change of a message's status gives, from the message as it is now.
+pub type Tell = dyn Fn(&MessageRecord) -> Vec<crate::NewEvent> + Sync;
+
 /// Most rows one multi-row INSERT carries; keeps well under SQLite's variable limit.
 pub(crate) const INSERT_CHUNK: usize = 256;
 
@@ -310,7 +313,19 @@ impl Store {
 
     /// Records how a send attempt of a claimed message ended.
     pub async fn finish_attempt(&self, id: MessageId, result: &AttemptResult, now: OffsetDateTime) -> Result<()> {
-        let id = id.to_string();
+        self.finish_attempt_telling(id, result, now, &|_| Vec::new()).await
+    }
+
+    /// Like [`finish_attempt`](Self::finish_attempt), and in the same transaction the
+    /// events `tell` gives for the message as it is now, when it was sent or ended.
+    pub async fn finish_attempt_telling(
+        &self,
+        message_id: MessageId,
+        result: &AttemptResult,
+        now: OffsetDateTime,
+        tell: &Tell,
+    ) -> Result<()> {
+        let id = message_id.to_string();
         let query = match result {
             // A receipt may have overtaken the acknowledgement: never move back.
             AttemptResult::Sent { at } => sqlx::query(
@@ -361,7 +376,21 @@ impl Store {
             .bind(error.clone())
             .bind(to_ms(now)),
         };
-        query.execute(&self.pool).await?;
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let changed = query.execute(&mut *tx).await?.rows_affected() > 0;
+        let telling = matches!(
+            result,
+            AttemptResult::Sent { .. } | AttemptResult::Failed { .. } | AttemptResult::OptedOut { .. }
+        );
+        if changed && telling {
+            let sql =
+                format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(message_id.to_string()).fetch_one(&mut *tx).await?;
+            let message = message_from_row(&row)?;
+            let events = tell(&message);
+            self.append_events(&mut tx, &message.tenant, &events, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -374,6 +403,19 @@ impl Store {
         wa_ids: &[WaMessageId],
         kind: ReceiptKind,
         at: OffsetDateTime,
+    ) -> Result<Vec<MessageId>> {
+        self.apply_receipt_telling(session, wa_ids, kind, at, &|_| Vec::new()).await
+    }
+
+    /// Like [`apply_receipt`](Self::apply_receipt), and in the same transaction the
+    /// events `tell` gives for each message whose status changed, as it is now.
+    pub async fn apply_receipt_telling(
+        &self,
+        session: SessionId,
+        wa_ids: &[WaMessageId],
+        kind: ReceiptKind,
+        at: OffsetDateTime,
+        tell: &Tell,
     ) -> Result<Vec<MessageId>> {
         // Statuses a receipt of this kind moves forward from. `failed` is included:
         // a receipt proves the message arrived after all.
@@ -408,6 +450,19 @@ impl Store {
                     changed.push(MessageId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
                 }
             }
+        }
+        let mut events = Vec::new();
+        let mut tenant = None;
+        for id in &changed {
+            let sql =
+                format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(&mut *tx).await?;
+            let message = message_from_row(&row)?;
+            events.extend(tell(&message));
+            tenant = Some(message.tenant);
+        }
+        if let Some(tenant) = tenant {
+            self.append_events(&mut tx, &tenant, &events, at).await?;
         }
         tx.commit().await?;
         Ok(changed)

@@ -66,7 +66,8 @@ async fn what_contacts_do_is_told_as_events_in_order() {
     // WhatsApp delivers the first two again: stored once, told once.
     app.engine.incoming("default", &[hello.clone(), image.clone()]).await.unwrap();
 
-    let page = events(&app, "").await;
+    // What contacts did (the session's own status and sends are events too).
+    let page = events(&app, "?types=message.received,message.reaction,poll.vote,message.edited,message.revoked").await;
     assert_eq!(
         types(&page),
         [
@@ -124,8 +125,13 @@ async fn what_contacts_do_is_told_as_events_in_order() {
     let last = events(&app, &format!("?since={}", ids[6])).await;
     assert_eq!((last["data"].as_array().unwrap().len(), last["next_since"].as_u64()), (0, Some(ids[6])));
     assert_eq!(types(&events(&app, "?types=poll.vote,message.edited").await), ["poll.vote", "message.edited"]);
-    assert_eq!(types(&events(&app, "?types=message.*&limit=2").await), ["message.received", "message.received"]);
-    assert_eq!(events(&app, "?types=*&session=default").await["data"].as_array().unwrap().len(), 7);
+    // The poll went out first: its `message.sent` leads the `message.` events.
+    assert_eq!(types(&events(&app, "?types=message.*&limit=2").await), ["message.sent", "message.received"]);
+    let all = events(&app, "?types=*&session=default").await;
+    let statuses: Vec<&Value> = all["data"].as_array().unwrap()[..2].iter().map(|e| &e["data"]["status"]).collect();
+    assert_eq!(statuses, [&json!("qr_ready"), &json!("connected")], "{all:#}");
+    assert_eq!(types(&all)[2], "message.sent");
+    assert_eq!(all["data"].as_array().unwrap().len(), 10, "the session linked, the poll went out, 7 from Ann");
 }
 
 #[tokio::test]
@@ -169,4 +175,32 @@ async fn bad_event_queries_are_refused() {
         assert_eq!(response.headers()["content-type"], "application/problem+json", "{query}");
     }
     assert_problem(app.get("/api/v1/events?session=nobody").await, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_sent_message_tells_each_new_status_once() {
+    let app = app().await;
+    let sent = app.send_text("default", "+9611234567", "Your order shipped").await;
+    let sent = app.wait_for_message(sent["id"].as_str().unwrap(), "sent").await;
+    let wa_id = sent["wa_id"].as_str().unwrap();
+    app.engine.receipt("default", wa_id, wagate_types::ReceiptKind::Delivered).await;
+    app.engine.receipt("default", wa_id, wagate_types::ReceiptKind::Read).await;
+    app.engine.receipt("default", wa_id, wagate_types::ReceiptKind::Read).await;
+    app.wait_for_message(sent["id"].as_str().unwrap(), "read").await;
+    app.engine.fail_sends_permanently("default", true);
+    let refused = app.send_text("default", "+9611234568", "Hello?").await;
+    app.wait_for_message(refused["id"].as_str().unwrap(), "failed").await;
+
+    let page = crate::helpers::eventually("four events", || async {
+        let page = events(&app, "?types=message.sent,message.status").await;
+        (page["data"].as_array().unwrap().len() >= 4).then_some(page)
+    })
+    .await;
+    assert_eq!(types(&page), ["message.sent", "message.status", "message.status", "message.status"], "{page:#}");
+    let list = page["data"].as_array().unwrap();
+    assert_eq!(list[0]["data"]["message"]["text"], "Your order shipped");
+    let statuses: Vec<&Value> = list[1..].iter().map(|e| &e["data"]["status"]).collect();
+    assert_eq!(statuses, [&json!("delivered"), &json!("read"), &json!("failed")], "a repeated receipt tells nothing");
+    assert_eq!(list[1]["data"]["wa_id"], wa_id);
+    assert_eq!(list[3]["data"]["error_code"], "refused");
 }

@@ -131,7 +131,11 @@ async fn a_receiver_down_for_a_day_gets_every_event_in_order_once_it_is_back() {
     receiver.down.store(true, Ordering::SeqCst);
     let url = receiver.start().await;
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let hook = create(&app, json!({ "url": url, "secret": secret, "headers": { "X-Shop": "demo" } })).await;
+    let hook = create(
+        &app,
+        json!({ "url": url, "secret": secret, "events": ["message.received"], "headers": { "X-Shop": "demo" } }),
+    )
+    .await;
     let id = hook["id"].as_str().unwrap().to_owned();
     for n in 0..20 {
         let from = if n % 2 == 0 { "+9611234567" } else { "+9611234568" };
