@@ -46,6 +46,7 @@ pub mod queue;
 pub mod received;
 pub mod sessions;
 pub mod status;
+pub mod streams;
 mod updates;
 pub mod webhooks;
 

@@ -513,7 +513,10 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
     if let Err(e) = store.set_session_state(rt.id, &new_state, now).await {
         error!(error = %e, "could not save the session state");
     }
+    // What the API shows follows the stored state at once; the event and the marks on
+    // waiting messages come after.
     let changed = rt.live.borrow().status != new_state.status;
+    rt.live.send_replace(Live { status: new_state.status, qr });
     if changed {
         let event = crate::events::session_status(
             (rt.id, rt.name.clone()),
@@ -539,5 +542,4 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
             error!(error = %e, "could not mark the waiting messages");
         }
     }
-    rt.live.send_replace(Live { status: new_state.status, qr });
 }

@@ -87,7 +87,7 @@ pub async fn list(
 }
 
 /// The type filter: empty or `*` means every type.
-fn event_types(types: Option<&str>) -> ApiResult<Vec<String>> {
+pub(super) fn event_types(types: Option<&str>) -> ApiResult<Vec<String>> {
     let Some(types) = types else { return Ok(Vec::new()) };
     let mut kinds = Vec::new();
     for kind in types.split(',').map(str::trim) {

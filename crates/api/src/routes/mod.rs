@@ -3,6 +3,7 @@
 mod campaigns;
 mod chats;
 mod contacts;
+mod event_stream;
 mod events;
 mod group_picture;
 mod groups;
@@ -85,6 +86,8 @@ pub fn protected() -> OpenApiRouter<Arc<Gateway>> {
         .routes(routes!(presence::follow))
         .routes(routes!(presence::get))
         .routes(routes!(events::list))
+        .routes(routes!(event_stream::sse))
+        .routes(routes!(event_stream::ws))
         .routes(routes!(webhooks::create, webhooks::list))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
         .routes(routes!(webhooks::deliveries))

@@ -30,7 +30,7 @@ pub struct TestApp {
     pub gateway: Arc<Gateway>,
     pub database_url: String,
     config: Config,
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: TempDir,

@@ -21,6 +21,7 @@ mod received;
 mod sessions;
 mod shutdown;
 mod status;
+mod streams;
 mod typing;
 mod validation;
 mod webhooks;
