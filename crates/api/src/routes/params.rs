@@ -1,5 +1,6 @@
 //! Parameters several routes parse the same way.
 
+use serde::Deserialize;
 use wagate_core::Gateway;
 use wagate_types::{ChatId, ChatKind, Recipient, SessionName};
 
@@ -23,4 +24,10 @@ pub fn parse_person(gw: &Gateway, input: &str) -> Result<ChatId, String> {
         Ok(_) => Err(format!("'{input}' is not a person")),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A field that may be `null` (set to nothing) or left out (kept): use with
+/// `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }

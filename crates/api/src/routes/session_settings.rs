@@ -9,6 +9,7 @@ use wagate_core::pacing::check_quiet_hours;
 use wagate_store::{AutoReplyRule, AutoReplySettings, ImageSettings, LaneCaps, Lanes, OptInSettings, QuietHours};
 use wagate_types::{OptInMode, TextMatch};
 
+use super::params::present;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -256,11 +257,6 @@ impl Quiet {
     fn shown(q: QuietHours) -> Self {
         Self { start: q.start, end: q.end, time_zone: q.time_zone }
     }
-}
-
-/// A field that may be `null` (set to nothing) or left out (kept).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// How pictures sent as `image` are prepared.

@@ -13,7 +13,7 @@ use wagate_core::webhooks::WebhookRequest;
 use wagate_store::{AttemptLog, DeadLetter, WebhookChange, WebhookRecord};
 use wagate_types::SessionName;
 
-use super::params::session_name;
+use super::params::{present, session_name};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Json, Path, Query};
@@ -53,10 +53,6 @@ pub struct WebhookUpdate {
     description: Option<Option<String>>,
     /// `true` enables a disabled endpoint again and forgets its failures.
     enabled: Option<bool>,
-}
-
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// An endpoint; its secret is shown only when it is created.

@@ -67,7 +67,9 @@ async fn the_router_serves_exactly_the_documented_operations() {
         for method in METHODS {
             let response = app.request(method.to_uppercase().parse().unwrap(), &concrete).send().await.unwrap();
             let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            // A live event stream never ends: its headers are answer enough.
+            let streaming = response.headers().get("content-type").is_some_and(|t| t == "text/event-stream");
+            let body: Value = if streaming { Value::Null } else { response.json().await.unwrap_or(Value::Null) };
             if item.get(method).is_some() {
                 assert_ne!(body["code"], "no_route", "{method} {path} is documented but not routed");
                 assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path} is documented but not routed");
