@@ -44,6 +44,7 @@ pub mod pacing;
 pub mod presence;
 pub mod queue;
 pub mod received;
+mod session_events;
 pub mod sessions;
 pub mod status;
 pub mod streams;

@@ -12,9 +12,9 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
-use wagate_engine::{Engine, EngineError, EngineEvent, Session, SessionSpec};
+use wagate_engine::{Engine, EngineError, Session, SessionSpec};
 use wagate_store::{SessionRecord, SessionSettings, SessionState, Store};
-use wagate_types::{FailureCode, PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
+use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
 
 use crate::dispatch::{self, DispatchConfig};
 use crate::inbox::SessionInbox;
@@ -353,7 +353,7 @@ impl Sessions {
             settings: Mutex::new(record.settings.clone()),
             tasks: Mutex::new(Vec::new()),
         });
-        let events = tokio::spawn(run_events(rt.clone(), store.clone(), events_rx));
+        let events = tokio::spawn(crate::session_events::run_events(rt.clone(), store.clone(), events_rx));
         let dispatcher = tokio::spawn(dispatch::run(
             rt.clone(),
             store.clone(),
@@ -412,134 +412,5 @@ pub(crate) fn engine_error(e: EngineError) -> Error {
         EngineError::NotConnected => Error::Unavailable("the session is not connected".into()),
         EngineError::Refused { code, text } => Error::Refused { code, message: text },
         EngineError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
-    }
-}
-
-/// Persists the engine's events in the order they came, then publishes the new state.
-/// On cancellation, events already queued are still saved. Received messages are not
-/// among what this task stores: the engine committed them through the session's inbox
-/// before reporting them.
-async fn run_events(rt: Arc<Runtime>, store: Store, mut events: mpsc::Receiver<EngineEvent>) {
-    loop {
-        let event = tokio::select! {
-            biased;
-            event = events.recv() => event,
-            () = rt.cancel.cancelled() => {
-                while let Ok(event) = events.try_recv() {
-                    apply(&rt, &store, event).await;
-                }
-                return;
-            }
-        };
-        match event {
-            Some(event) => apply(&rt, &store, event).await,
-            None => return,
-        }
-    }
-}
-
-#[tracing::instrument(skip_all, fields(session = %rt.name))]
-async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
-    let now = OffsetDateTime::now_utc();
-    let state = |status, reason: Option<String>| SessionState {
-        status,
-        reason,
-        phone: None,
-        push_name: None,
-        last_seen_at: None,
-    };
-    let (new_state, qr) = match event {
-        EngineEvent::Qr { code, expires_at } => (state(SessionStatus::QrReady, None), Some(Qr { code, expires_at })),
-        EngineEvent::Connected { phone, push_name } => {
-            info!(phone = %phone, "connected");
-            let connected = SessionState {
-                status: SessionStatus::Connected,
-                reason: None,
-                phone: Some(phone.to_string()),
-                push_name,
-                last_seen_at: Some(now),
-            };
-            (connected, None)
-        }
-        EngineEvent::Disconnected { reason, retrying } => {
-            let status = if retrying { SessionStatus::Reconnecting } else { SessionStatus::Stopped };
-            (state(status, Some(reason)), None)
-        }
-        EngineEvent::LoggedOut { reason } => (state(SessionStatus::LoggedOut, Some(reason)), None),
-        EngineEvent::Stopped { reason } => (state(SessionStatus::Stopped, Some(reason)), None),
-        EngineEvent::Banned { until, reason } => {
-            let until = until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-            warn!(%until, %reason, "banned");
-            (state(SessionStatus::Banned, Some(format!("{reason}; reconnects at {until}"))), None)
-        }
-        EngineEvent::Receipt { wa_ids, kind, at } => {
-            match store.apply_receipt_telling(rt.id, &wa_ids, kind, at, &crate::events::status_events).await {
-                Ok(changed) if !changed.is_empty() => rt.bus.written(),
-                Ok(_) => {}
-                Err(e) => error!(error = %e, "could not save a receipt"),
-            }
-            return;
-        }
-        EngineEvent::Presence { chat, available, last_seen } => {
-            let seen = crate::presence::Seen { available, last_seen, reported_at: now };
-            rt.presence.record(chat, seen);
-            return;
-        }
-        EngineEvent::GroupChanged { group, by, change, at } => {
-            let event = crate::events::group_changed((rt.id, rt.name.clone()), &group, by.as_ref(), &change, at);
-            if let Err(e) = store.record_events(&rt.tenant, &[event], now).await {
-                error!(error = %e, "could not record a group change");
-            }
-            rt.bus.written();
-            return;
-        }
-        EngineEvent::Incoming(message) => {
-            // Already committed through the session's inbox before the engine reported it.
-            debug!(wa_id = %message.wa_id, chat = %message.chat, "message received");
-            if let (Some(_), Some(media)) = (message.content.media(), rt.media.get()) {
-                let job = crate::media_files::Download {
-                    store: store.clone(),
-                    media: media.clone(),
-                    session: rt.handle.clone(),
-                    tenant: rt.tenant.clone(),
-                    session_id: rt.id,
-                };
-                // In the background: a large file must not hold up the session's events.
-                tokio::spawn(job.received(*message));
-            }
-            return;
-        }
-    };
-    if let Err(e) = store.set_session_state(rt.id, &new_state, now).await {
-        error!(error = %e, "could not save the session state");
-    }
-    // What the API shows follows the stored state at once; the event and the marks on
-    // waiting messages come after.
-    let changed = rt.live.borrow().status != new_state.status;
-    rt.live.send_replace(Live { status: new_state.status, qr });
-    if changed {
-        let event = crate::events::session_status(
-            (rt.id, rt.name.clone()),
-            new_state.status,
-            new_state.reason.as_deref(),
-            new_state.phone.as_deref(),
-            now,
-        );
-        match store.record_events(&rt.tenant, &[event], now).await {
-            Ok(()) => rt.bus.written(),
-            Err(e) => error!(error = %e, "could not record the session's status"),
-        }
-    }
-    // What waits says why it does not go; the next attempt's result replaces it.
-    let why = match new_state.status {
-        SessionStatus::LoggedOut => Some(FailureCode::LoggedOut),
-        SessionStatus::Banned => Some(FailureCode::Banned),
-        _ => None,
-    };
-    if let (Some(code), Some(reason)) = (why, &new_state.reason) {
-        let error = format!("waiting: the session is {}: {reason}", new_state.status);
-        if let Err(e) = store.mark_waiting(rt.id, code, &error, now).await {
-            error!(error = %e, "could not mark the waiting messages");
-        }
     }
 }

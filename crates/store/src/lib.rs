@@ -20,6 +20,7 @@ mod messages;
 mod model;
 mod number_checks;
 mod opt_ins;
+mod queue;
 mod sends;
 mod sessions;
 mod statement;
@@ -35,10 +36,10 @@ pub use db::{Backend, Store, redact};
 pub use engine_state::{EngineState, EngineStateTx, EngineWrite};
 pub use events::{EventFilter, EventRecord, NewEvent};
 pub use media::MediaRecord;
-pub use messages::Tell;
 pub use model::*;
 pub use number_checks::NumberCheckRecord;
 pub use opt_ins::OptInMoved;
+pub use queue::Tell;
 pub use webhooks::{AttemptLog, DeadLetter, NewWebhook, WebhookChange, WebhookRecord};
 
 /// What can go wrong talking to the database, in terms callers act on.

@@ -1,0 +1,306 @@
+//! The dispatcher's side of outbound messages: claiming the next due one (past capped
+//! lanes and spaced recipients), recording how an attempt ended, and receipts moving a
+//! sent message forward, each with the events it gives in the same transaction.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+use wagate_types::{FailureCode, MessageId, ReceiptKind, SessionId, WaMessageId};
+
+use crate::message_rows::{COLUMNS, message_from_row};
+use crate::time_ms::{opt_from_ms, to_ms};
+use crate::{AttemptResult, Backend, ClaimRules, MessageRecord, Result, Store, StoreError};
+
+/// The events a change of a message's status gives, from the message as it is now.
+pub type Tell = dyn Fn(&MessageRecord) -> Vec<crate::NewEvent> + Sync;
+
+impl Store {
+    /// Takes the session's next due message (highest priority, then oldest) and marks
+    /// it `sending` until `lease_until`. A message left `sending` by a crashed process
+    /// is due again once its lease runs out.
+    pub async fn claim_next(
+        &self,
+        session: SessionId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<Option<MessageRecord>> {
+        self.claim_next_where(session, now, lease_until, &ClaimRules::default()).await
+    }
+
+    /// Like [`claim_next`](Self::claim_next), passing over messages `rules` hold back.
+    pub async fn claim_next_where(
+        &self,
+        session: SessionId,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        rules: &ClaimRules,
+    ) -> Result<Option<MessageRecord>> {
+        let pick = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let waiting = "(m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= $2) \
+                       OR (m.status = 'sending' AND m.lease_until <= $2)";
+        let mut held = String::new();
+        for priority in &rules.skip_priorities {
+            held.push_str(&format!(" AND m.priority <> {}", priority.rank()));
+        }
+        if rules.recipient_spacing.is_some() {
+            held.push_str(
+                " AND NOT EXISTS (SELECT 1 FROM messages p WHERE p.session_id = m.session_id \
+                 AND p.direction = 'outbound' AND p.sent_at > $4 AND p.recipient = m.recipient)",
+            );
+        }
+        let sql = format!(
+            "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $3, updated_at = $2 \
+             WHERE id = (SELECT m.id FROM messages m WHERE m.session_id = $1 AND ({waiting}){held} \
+                         ORDER BY m.priority DESC, m.id LIMIT 1{pick}) \
+               AND ({}) \
+             RETURNING id",
+            waiting.replace("m.", "")
+        );
+        let mut query =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(session.to_string()).bind(to_ms(now)).bind(to_ms(lease_until));
+        if let Some(spacing) = rules.recipient_spacing {
+            query = query.bind(to_ms(now - spacing));
+        }
+        let claimed = query.fetch_optional(&self.pool).await?;
+        match claimed {
+            Some(row) => {
+                let id: String = row.try_get("id")?;
+                let sql =
+                    format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+                let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(&self.pool).await?;
+                Ok(Some(message_from_row(&row)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// When the first due message that waits only for its recipient's spacing may go:
+    /// the oldest send since `now - spacing` to a recipient with a due message, plus the
+    /// spacing. `None` when no due message waits for that.
+    pub async fn spacing_ends_at(
+        &self,
+        session: SessionId,
+        now: OffsetDateTime,
+        spacing: std::time::Duration,
+    ) -> Result<Option<OffsetDateTime>> {
+        let row = sqlx::query(
+            "SELECT MIN(p.sent_at) AS oldest FROM messages p WHERE p.session_id = $1 AND p.direction = 'outbound' \
+             AND p.sent_at > $2 AND p.recipient IN (SELECT m.recipient FROM messages m WHERE m.session_id = $1 \
+             AND m.status IN ('queued', 'scheduled') AND m.next_attempt_at <= $3)",
+        )
+        .bind(session.to_string())
+        .bind(to_ms(now - spacing))
+        .bind(to_ms(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(opt_from_ms(row.try_get("oldest")?).map(|oldest| oldest + spacing))
+    }
+
+    /// When the session's next waiting message becomes due, if any waits.
+    pub async fn next_due_at(&self, session: SessionId) -> Result<Option<OffsetDateTime>> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN status = 'sending' THEN lease_until ELSE next_attempt_at END) AS due \
+             FROM messages WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
+        )
+        .bind(session.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(opt_from_ms(row.try_get("due")?))
+    }
+
+    /// Says why the session's waiting messages do not go (a logged-out or banned
+    /// session), leaving them queued; returns how many.
+    pub async fn mark_waiting(
+        &self,
+        session: SessionId,
+        code: FailureCode,
+        error: &str,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE messages SET error = $2, error_code = $3, updated_at = $4 \
+             WHERE session_id = $1 AND status IN ('queued', 'scheduled')",
+        )
+        .bind(session.to_string())
+        .bind(error)
+        .bind(code.as_str())
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Puts back messages a previous run of this session left `sending`. Called when
+    /// the session starts, before its dispatcher claims anything: only one node runs a
+    /// session, so nothing else can be sending them.
+    pub async fn release_sending(&self, session: SessionId, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = $2, updated_at = $2 \
+             WHERE session_id = $1 AND status = 'sending'",
+        )
+        .bind(session.to_string())
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Records how a send attempt of a claimed message ended.
+    pub async fn finish_attempt(&self, id: MessageId, result: &AttemptResult, now: OffsetDateTime) -> Result<()> {
+        self.finish_attempt_telling(id, result, now, &|_| Vec::new()).await
+    }
+
+    /// Like [`finish_attempt`](Self::finish_attempt), and in the same transaction the
+    /// events `tell` gives for the message as it is now, when it was sent or ended.
+    pub async fn finish_attempt_telling(
+        &self,
+        message_id: MessageId,
+        result: &AttemptResult,
+        now: OffsetDateTime,
+        tell: &Tell,
+    ) -> Result<()> {
+        let id = message_id.to_string();
+        let query = match result {
+            // A receipt may have overtaken the acknowledgement: never move back.
+            AttemptResult::Sent { at } => sqlx::query(
+                "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
+                 sent_at = COALESCE(sent_at, $2), lease_until = NULL, error = NULL, error_code = NULL, updated_at = $3 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(to_ms(*at))
+            .bind(to_ms(now)),
+            AttemptResult::Retry { at, error, code } => sqlx::query(
+                "UPDATE messages SET status = 'queued', next_attempt_at = $2, error = $3, error_code = $5, \
+                 lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(*at))
+            .bind(error.clone())
+            .bind(to_ms(now))
+            .bind(code.as_str()),
+            AttemptResult::NotAttempted => sqlx::query(
+                "UPDATE messages SET status = 'queued', attempts = attempts - 1, lease_until = NULL, updated_at = $2 \
+                 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(now)),
+            AttemptResult::Failed { at, error, code } => sqlx::query(
+                "UPDATE messages SET status = 'failed', failed_at = $2, error = $3, error_code = $5, \
+                 lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(*at))
+            .bind(error.clone())
+            .bind(to_ms(now))
+            .bind(code.as_str()),
+            AttemptResult::OptedOut { at, error } => sqlx::query(
+                "UPDATE messages SET status = 'opted_out', failed_at = $2, error = $3, error_code = NULL, \
+                 lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(*at))
+            .bind(error.clone())
+            .bind(to_ms(now)),
+            AttemptResult::Held { until, error } => sqlx::query(
+                "UPDATE messages SET status = 'queued', attempts = attempts - 1, next_attempt_at = $2, error = $3, \
+                 error_code = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
+            )
+            .bind(id)
+            .bind(to_ms(*until))
+            .bind(error.clone())
+            .bind(to_ms(now)),
+        };
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let changed = query.execute(&mut *tx).await?.rows_affected() > 0;
+        let telling = matches!(
+            result,
+            AttemptResult::Sent { .. } | AttemptResult::Failed { .. } | AttemptResult::OptedOut { .. }
+        );
+        if changed && telling {
+            let sql =
+                format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(message_id.to_string()).fetch_one(&mut *tx).await?;
+            let message = message_from_row(&row)?;
+            let events = tell(&message);
+            self.append_events(&mut tx, &message.tenant, &events, now).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies a delivered/read/played receipt to the session's outbound messages with
+    /// these WhatsApp ids. Statuses only move forward and each time is kept once, so
+    /// receipts may arrive in any order or twice. Returns the messages whose status changed.
+    pub async fn apply_receipt(
+        &self,
+        session: SessionId,
+        wa_ids: &[WaMessageId],
+        kind: ReceiptKind,
+        at: OffsetDateTime,
+    ) -> Result<Vec<MessageId>> {
+        self.apply_receipt_telling(session, wa_ids, kind, at, &|_| Vec::new()).await
+    }
+
+    /// Like [`apply_receipt`](Self::apply_receipt), and in the same transaction the
+    /// events `tell` gives for each message whose status changed, as it is now.
+    pub async fn apply_receipt_telling(
+        &self,
+        session: SessionId,
+        wa_ids: &[WaMessageId],
+        kind: ReceiptKind,
+        at: OffsetDateTime,
+        tell: &Tell,
+    ) -> Result<Vec<MessageId>> {
+        // Statuses a receipt of this kind moves forward from. `failed` is included:
+        // a receipt proves the message arrived after all.
+        let (column, from, also_delivered) = match kind {
+            ReceiptKind::Delivered => ("delivered_at", "'sending', 'sent', 'failed'", false),
+            ReceiptKind::Read => ("read_at", "'sending', 'sent', 'delivered', 'failed'", true),
+            ReceiptKind::Played => ("played_at", "'sending', 'sent', 'delivered', 'read', 'failed'", true),
+        };
+        let delivered = if also_delivered { ", delivered_at = COALESCE(delivered_at, $3)" } else { "" };
+        let mut changed = Vec::new();
+        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        for wa_id in wa_ids {
+            let sql = format!(
+                "UPDATE messages SET {column} = COALESCE({column}, $3){delivered}, \
+                 sent_at = COALESCE(sent_at, $3), failed_at = NULL, error = NULL, error_code = NULL, \
+                 status = CASE WHEN status IN ({from}) THEN $4 ELSE status END, lease_until = NULL, updated_at = $3 \
+                 WHERE session_id = $1 AND wa_id = $2 AND direction = 'outbound' \
+                   AND status IN ('sending', 'sent', 'delivered', 'read', 'played', 'failed') AND status <> $4 \
+                 RETURNING id, status"
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(session.to_string())
+                .bind(wa_id.as_str())
+                .bind(to_ms(at))
+                .bind(kind.status().as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+            for row in rows {
+                let status: String = row.try_get("status")?;
+                if status == kind.status().as_str() {
+                    let id: String = row.try_get("id")?;
+                    changed.push(MessageId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+                }
+            }
+        }
+        let mut events = Vec::new();
+        let mut tenant = None;
+        for id in &changed {
+            let sql =
+                format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
+            let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(&mut *tx).await?;
+            let message = message_from_row(&row)?;
+            events.extend(tell(&message));
+            tenant = Some(message.tenant);
+        }
+        if let Some(tenant) = tenant {
+            self.append_events(&mut tx, &tenant, &events, at).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
