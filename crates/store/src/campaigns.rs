@@ -99,7 +99,7 @@ const CAMPAIGN_COLUMNS: &str = "id, tenant_id, name, status, kind, content, sess
 impl Store {
     /// Stores a campaign with all its recipients, in one transaction.
     pub async fn create_campaign(&self, campaign: &NewCampaign) -> Result<CampaignRecord> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let at = to_ms(campaign.created_at);
         let sessions: Vec<String> = campaign.sessions.iter().map(ToString::to_string).collect();
         sqlx::query(
@@ -218,7 +218,7 @@ impl Store {
         limit: u32,
         message: &(dyn Fn(&PendingRecipient) -> NewMessage + Sync),
     ) -> Result<u64> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",
@@ -328,7 +328,7 @@ impl Store {
         status: CampaignStatus,
         now: OffsetDateTime,
     ) -> Result<Option<CampaignRecord>> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let at = to_ms(now);
         let done = sqlx::query(
             "UPDATE campaigns SET status = $3, updated_at = $4, \

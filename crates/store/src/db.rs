@@ -41,6 +41,7 @@ impl Backend {
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
+    pub(crate) writers: crate::write::Writers,
 }
 
 impl Store {
@@ -89,7 +90,8 @@ impl Store {
                     .await?
             }
         };
-        Ok(Self { pool, backend })
+        let writers = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self { pool, backend, writers })
     }
 
     pub fn backend(&self) -> Backend {

@@ -12,7 +12,7 @@ mod queries;
 
 use std::collections::HashMap;
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use wagate_types::{SessionId, TenantId};
 
 use crate::{Backend, Result, Store, StoreError};
@@ -180,7 +180,7 @@ impl EngineState {
     /// [`commit`](EngineStateTx::commit), it changes nothing.
     pub async fn begin(&self) -> Result<EngineStateTx> {
         let backend = self.store.backend;
-        let mut tx = self.store.pool.begin_with(backend.begin_write()).await?;
+        let mut tx = self.store.write().await?;
         // Every writer takes the session's row first. On SQLite the write lock taken by
         // BEGIN IMMEDIATE already serialises writers; on Postgres this row lock does, so
         // a read-modify-write never loses a concurrent write. NO KEY UPDATE does not block
@@ -200,7 +200,7 @@ impl EngineState {
 
 /// A write transaction on one session's engine state (see [`EngineState::begin`]).
 pub struct EngineStateTx {
-    tx: Transaction<'static, Any>,
+    tx: crate::write::WriteTx,
     backend: Backend,
     scope: Scope,
 }

@@ -51,7 +51,7 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         self.append_events(&mut tx, tenant, events, now).await?;
         tx.commit().await?;
         Ok(())
@@ -61,7 +61,7 @@ impl Store {
     /// locked until that transaction ends, so ids become visible in order.
     pub(crate) async fn append_events(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::write::WriteTx,
         tenant: &TenantId,
         events: &[NewEvent],
         now: OffsetDateTime,

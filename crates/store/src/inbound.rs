@@ -71,7 +71,7 @@ impl Store {
         now: OffsetDateTime,
         rules: &dyn InboundRules,
     ) -> Result<Vec<bool>> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         // Postgres: the same lock order as deleting a session (its row first), and the
         // session cannot go away under this commit.
         let lock = match self.backend {
@@ -226,7 +226,7 @@ impl Store {
     /// back from `now`.
     async fn auto_replies_in(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::write::WriteTx,
         session: SessionId,
         chat: &ChatId,
         now: OffsetDateTime,
@@ -253,7 +253,7 @@ impl Store {
     /// is now, and whether `msg` changed it.
     async fn apply_to_target(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::write::WriteTx,
         session: SessionId,
         msg: &NewInbound,
         now: OffsetDateTime,

@@ -28,6 +28,7 @@ mod statement;
 pub mod testing;
 mod time_ms;
 mod webhooks;
+mod write;
 
 pub use campaigns::{CampaignCounts, CampaignRecord, NewCampaign, NewRecipient, PendingRecipient, RecipientRecord};
 pub use chats::{ChatFilter, ChatSummary, Unread};
@@ -57,6 +58,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Other writers held the database for this long.
+    #[error("the database stayed busy with other writes for {} s", .0.as_secs())]
+    Busy(std::time::Duration),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

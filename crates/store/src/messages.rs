@@ -17,7 +17,7 @@ impl Store {
     /// every message of the batch is durable or none is. Idempotency keys are checked
     /// in order, so a key repeated inside the batch replays the first message.
     pub async fn accept_messages(&self, batch: &[NewMessage]) -> Result<Vec<AcceptOutcome>> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let mut outcomes: Vec<Option<AcceptOutcome>> = vec![None; batch.len()];
         // Keys claimed earlier in this batch: key → (request hash, index in batch).
         let mut claimed: HashMap<(&str, &str), (&str, usize)> = HashMap::new();
@@ -94,7 +94,7 @@ impl Store {
     /// Inserts outbound messages, waiting to be sent, in `tx`.
     pub(crate) async fn insert_outbound<'a>(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::write::WriteTx,
         messages: impl Iterator<Item = &'a NewMessage>,
     ) -> Result<()> {
         let messages: Vec<&NewMessage> = messages.collect();
@@ -224,7 +224,7 @@ impl Store {
         now: OffsetDateTime,
         change: impl FnOnce(&str, &mut serde_json::Value) -> bool + Send,
     ) -> Result<Option<MessageRecord>> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE",

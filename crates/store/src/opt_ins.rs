@@ -87,7 +87,7 @@ impl Store {
         changes: &[OptInChange],
         now: OffsetDateTime,
     ) -> Result<OptInMoved> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let exists = sqlx::query("SELECT id FROM sessions WHERE id = $1 AND tenant_id = $2")
             .bind(session.to_string())
             .bind(tenant.as_str())
@@ -109,7 +109,7 @@ impl Store {
     /// The opt-in of `contact` as `tx` sees it.
     pub(crate) async fn opt_in_in(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::write::WriteTx,
         session: SessionId,
         contact: &str,
     ) -> Result<Option<OptInStatus>> {
@@ -125,7 +125,7 @@ impl Store {
     /// contact's waiting messages released (`yes`) or ended (`no`).
     pub(crate) async fn change_opt_in(
         &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        tx: &mut crate::write::WriteTx,
         tenant: &TenantId,
         session: SessionId,
         change: &OptInChange,
@@ -232,7 +232,7 @@ impl Store {
     /// and ends every waiting message of the tenant to it as `opted_out`, in one
     /// transaction. Returns the entry as stored and how many messages it ended.
     pub async fn suppress(&self, tenant: &TenantId, entry: &SuppressionRecord) -> Result<(SuppressionRecord, u64)> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO suppressions (tenant_id, phone, reason, actor, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant_id, phone) DO NOTHING",

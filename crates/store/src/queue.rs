@@ -212,7 +212,7 @@ impl Store {
             .bind(error.clone())
             .bind(to_ms(now)),
         };
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let changed = query.execute(&mut *tx).await?.rows_affected() > 0;
         let telling = matches!(
             result,
@@ -262,7 +262,7 @@ impl Store {
         };
         let delivered = if also_delivered { ", delivered_at = COALESCE(delivered_at, $3)" } else { "" };
         let mut changed = Vec::new();
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         for wa_id in wa_ids {
             let sql = format!(
                 "UPDATE messages SET {column} = COALESCE({column}, $3){delivered}, \

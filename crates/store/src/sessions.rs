@@ -104,7 +104,7 @@ impl Store {
 
     /// Deletes a session with its messages and engine state. Returns whether it existed.
     pub async fn delete_session(&self, id: SessionId) -> Result<bool> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         if self.backend == Backend::Postgres {
             // Engine-state writers lock the session row before their rows; taking it
             // first here too keeps the lock order the same, so the two cannot deadlock.

@@ -91,7 +91,7 @@ const COLUMNS: &str = "id, tenant_id, url, session_id, events, secret, headers, 
 impl Store {
     /// Stores an endpoint; it gets the events that happen from now on.
     pub async fn create_webhook(&self, hook: &NewWebhook) -> Result<WebhookRecord> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         let last = sqlx::query("SELECT last_id FROM event_counters WHERE tenant_id = $1")
             .bind(hook.tenant.as_str())
             .fetch_optional(&mut *tx)
@@ -200,40 +200,51 @@ impl Store {
         self.events(&hook.tenant, &filter).await
     }
 
-    /// Records a delivered event: the attempt, and the cursor past it (never back).
-    pub async fn webhook_delivered(&self, id: &str, log: &AttemptLog) -> Result<()> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
-        self.log_attempt(&mut tx, id, log).await?;
+    /// Records delivered events in one transaction: their attempts, and the cursor past
+    /// the last (never back). The delivery state changes only while the endpoint is as
+    /// `hook` read it: a client's change (a replay, say) wins over deliveries made before.
+    pub async fn webhook_delivered(&self, hook: &WebhookRecord, logs: &[AttemptLog]) -> Result<()> {
+        let id = hook.id.as_str();
+        let Some(last) = logs.iter().max_by_key(|log| log.event_id) else {
+            return Ok(());
+        };
+        let mut tx = self.write().await?;
+        for log in logs {
+            self.log_attempt(&mut tx, id, log).await?;
+            sqlx::query("DELETE FROM webhook_dead_letters WHERE webhook_id = $1 AND event_id = $2")
+                .bind(id)
+                .bind(i64::try_from(log.event_id).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "UPDATE webhooks SET cursor = CASE WHEN cursor < $2 THEN $2 ELSE cursor END, head_attempts = 0, \
-             failing_since = NULL, next_attempt_at = $3 WHERE id = $1",
+             failing_since = NULL, next_attempt_at = $3 WHERE id = $1 AND updated_at = $4",
         )
         .bind(id)
-        .bind(i64::try_from(log.event_id).unwrap_or(i64::MAX))
-        .bind(to_ms(log.at))
+        .bind(i64::try_from(last.event_id).unwrap_or(i64::MAX))
+        .bind(to_ms(last.at))
+        .bind(to_ms(hook.updated_at))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM webhook_dead_letters WHERE webhook_id = $1 AND event_id = $2")
-            .bind(id)
-            .bind(i64::try_from(log.event_id).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Records a failed attempt at the event after the cursor; the next one is at
-    /// `retry_at`.
-    pub async fn webhook_failed(&self, id: &str, log: &AttemptLog, retry_at: OffsetDateTime) -> Result<()> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+    /// `retry_at` (unless a client changed the endpoint since `hook` was read).
+    pub async fn webhook_failed(&self, hook: &WebhookRecord, log: &AttemptLog, retry_at: OffsetDateTime) -> Result<()> {
+        let id = hook.id.as_str();
+        let mut tx = self.write().await?;
         self.log_attempt(&mut tx, id, log).await?;
         sqlx::query(
             "UPDATE webhooks SET head_attempts = head_attempts + 1, next_attempt_at = $2, \
-             failing_since = COALESCE(failing_since, $3) WHERE id = $1",
+             failing_since = COALESCE(failing_since, $3) WHERE id = $1 AND updated_at = $4",
         )
         .bind(id)
         .bind(to_ms(retry_at))
         .bind(to_ms(log.at))
+        .bind(to_ms(hook.updated_at))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -241,9 +252,11 @@ impl Store {
     }
 
     /// Gives up on the event after the cursor after its last attempt (`log`): it goes
-    /// to the dead letters and the cursor past it.
-    pub async fn webhook_dead_letter(&self, id: &str, log: &AttemptLog) -> Result<()> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+    /// to the dead letters and the cursor past it (unless a client changed the endpoint
+    /// since `hook` was read).
+    pub async fn webhook_dead_letter(&self, hook: &WebhookRecord, log: &AttemptLog) -> Result<()> {
+        let id = hook.id.as_str();
+        let mut tx = self.write().await?;
         self.log_attempt(&mut tx, id, log).await?;
         let event = i64::try_from(log.event_id).unwrap_or(i64::MAX);
         sqlx::query(
@@ -259,11 +272,12 @@ impl Store {
         .await?;
         sqlx::query(
             "UPDATE webhooks SET cursor = CASE WHEN cursor < $2 THEN $2 ELSE cursor END, head_attempts = 0, \
-             next_attempt_at = $3 WHERE id = $1",
+             next_attempt_at = $3 WHERE id = $1 AND updated_at = $4",
         )
         .bind(id)
         .bind(event)
         .bind(to_ms(log.at))
+        .bind(to_ms(hook.updated_at))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -278,7 +292,7 @@ impl Store {
         event: &NewEvent,
         now: OffsetDateTime,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE webhooks SET enabled = 0, disabled_reason = $2, updated_at = $3 WHERE id = $1")
             .bind(&hook.id)
             .bind(reason)
@@ -307,7 +321,7 @@ impl Store {
 
     /// Logs an attempt outside the cursor's order (a redelivery on request).
     pub async fn webhook_attempted(&self, id: &str, log: &AttemptLog) -> Result<()> {
-        let mut tx = self.pool.begin_with(self.backend.begin_write()).await?;
+        let mut tx = self.write().await?;
         self.log_attempt(&mut tx, id, log).await?;
         if log.status_code.is_some_and(|c| (200..300).contains(&c)) {
             sqlx::query("DELETE FROM webhook_dead_letters WHERE webhook_id = $1 AND event_id = $2")
@@ -370,12 +384,7 @@ impl Store {
         Ok(self.events(tenant, &filter).await?.into_iter().next().filter(|e| e.id == id))
     }
 
-    async fn log_attempt(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        id: &str,
-        log: &AttemptLog,
-    ) -> Result<()> {
+    async fn log_attempt(&self, tx: &mut crate::write::WriteTx, id: &str, log: &AttemptLog) -> Result<()> {
         sqlx::query(
             "INSERT INTO webhook_attempts (id, webhook_id, event_id, attempt, status_code, latency_ms, error, at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
