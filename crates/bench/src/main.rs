@@ -16,12 +16,15 @@ use clap::Parser;
 use hyper::StatusCode;
 use hyper::body::Bytes;
 use tracing_subscriber::EnvFilter;
+use wagate_engine::UnavailableEngine;
 
 use crate::client::{Conn, Outcome, closed_loop, open_loop};
 use crate::server::{Server, count_messages};
 use crate::stats::{Percentiles, ms, thousands};
 
 const API_KEY: &str = "wag_bench_key_0123456789";
+/// Why the benchmark's sessions do not connect: it measures accepting, not sending.
+const NO_ENGINE: &str = "the accept benchmark runs without a WhatsApp engine";
 /// The targets.
 const TARGET_RATE: f64 = 10_000.0;
 const TARGET_P99_US: u32 = 10_000;
@@ -61,7 +64,8 @@ fn main() -> anyhow::Result<ExitCode> {
         .with_writer(std::io::stderr)
         .init();
 
-    let server = Server::start(API_KEY)?;
+    let engine = Arc::new(UnavailableEngine::new(NO_ENGINE));
+    let server = Server::start(API_KEY, engine, |_| {})?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("bench-client")

@@ -1,6 +1,7 @@
 //! The gateway under test: in this process, on its own tokio runtime and thread, with a
-//! fresh SQLite database in a temporary directory and an engine that cannot connect,
-//! so sessions never connect and accepted messages stay queued.
+//! fresh SQLite database in a temporary directory. The accept benchmark gives it an
+//! engine that cannot connect, so sessions never connect and accepted messages stay
+//! queued; the webhook benchmark gives it the FakeEngine, whose contacts write to it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,10 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use wagate::Config;
 use wagate::serve::{open_store, serve, start};
-use wagate_engine::UnavailableEngine;
-
-/// Why the benchmark's sessions do not connect: it measures accepting, not sending.
-const NO_ENGINE: &str = "the accept benchmark runs without a WhatsApp engine";
+use wagate_engine::Engine;
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -31,15 +29,17 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the gateway and returns once it listens on 127.0.0.1 (a free port).
-    pub fn start(api_key: &str) -> anyhow::Result<Self> {
+    /// Starts the gateway with `engine` and the default configuration changed by
+    /// `configure`; returns once it listens on 127.0.0.1 (a free port).
+    pub fn start(api_key: &str, engine: Arc<dyn Engine>, configure: impl FnOnce(&mut Config)) -> anyhow::Result<Self> {
         let dir =
             tempfile::Builder::new().prefix("wagate-bench-").tempdir().context("create a temporary data directory")?;
-        let config = Config {
+        let mut config = Config {
             data_dir: dir.path().to_owned(),
             api_key: Some(SecretString::from(api_key.to_owned())),
             ..Config::default()
         };
+        configure(&mut config);
         let db_path = dir.path().join("wagate.db");
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = oneshot::channel::<()>();
@@ -51,7 +51,7 @@ impl Server {
                 .context("build the server runtime")?;
             runtime.block_on(async move {
                 let store = open_store(&config).await?;
-                let running = start(&config, store, Arc::new(UnavailableEngine::new(NO_ENGINE))).await?;
+                let running = start(&config, store, engine).await?;
                 let listener = TcpListener::bind("127.0.0.1:0").await.context("listen on 127.0.0.1")?;
                 let _ = ready_tx.send(listener.local_addr()?);
                 serve(listener, running.gateway, async move {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode, body::Incoming};
 use hyper_util::rt::TokioIo;
@@ -101,38 +102,6 @@ impl Fetcher {
         }
     }
 
-    /// POSTs `body` to `url` (no redirects followed) under the guard and the timeout,
-    /// with `headers` added; answers the status code. The answer's body is read (up to
-    /// 64 KiB) and dropped.
-    pub async fn post(&self, url: &str, headers: &[(String, String)], body: Bytes) -> Result<u16, MediaError> {
-        let url = Url::parse(url.trim()).map_err(|e| MediaError::Invalid(format!("url is not a valid URL: {e}")))?;
-        let posting = async {
-            let https = match url.scheme() {
-                "https" => true,
-                "http" => false,
-                other => return Err(MediaError::Refused(format!("{other}: URLs are not called; use http or https"))),
-            };
-            let host = url.host().ok_or_else(|| MediaError::Refused("a URL without a host".to_owned()))?;
-            let port = url.port_or_known_default().unwrap_or(if https { 443 } else { 80 });
-            let addrs = guard::resolve(&host, port, &self.allow).await?;
-            let mut request = request(hyper::Method::POST, &url, body)?;
-            for (name, value) in headers {
-                let name = header::HeaderName::from_bytes(name.as_bytes())
-                    .map_err(|e| MediaError::Invalid(format!("header {name}: {e}")))?;
-                let value =
-                    HeaderValue::from_str(value).map_err(|e| MediaError::Invalid(format!("header {name}: {e}")))?;
-                request.headers_mut().insert(name, value);
-            }
-            let exchange = exchange(&self.tls, &url, &addrs, request).await?;
-            let status = exchange.response.status().as_u16();
-            let _ = read_body(exchange, 64 * 1024).await;
-            Ok(status)
-        };
-        tokio::time::timeout(self.timeout, posting)
-            .await
-            .map_err(|_| MediaError::Unreachable(format!("no answer within {} s", self.timeout.as_secs_f32())))?
-    }
-
     /// One GET to the checked addresses of `url`'s host.
     async fn get(&self, url: &Url) -> Result<Exchange, MediaError> {
         let https = match url.scheme() {
@@ -152,7 +121,7 @@ impl Fetcher {
 
 /// TLS for outgoing requests: rustls with its ring provider and the web's root
 /// certificates, HTTP/1.1 only.
-pub(super) fn tls_connector() -> anyhow::Result<TlsConnector> {
+pub(crate) fn tls_connector() -> anyhow::Result<TlsConnector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
@@ -165,7 +134,7 @@ pub(super) fn tls_connector() -> anyhow::Result<TlsConnector> {
 }
 
 /// A request for `url` with `body`, addressed as HTTP/1.1 wants it.
-pub(super) fn request(method: hyper::Method, url: &Url, body: Bytes) -> Result<Request<Full<Bytes>>, MediaError> {
+pub(crate) fn request(method: hyper::Method, url: &Url, body: Bytes) -> Result<Request<Full<Bytes>>, MediaError> {
     let host = url.host_str().ok_or_else(|| MediaError::Refused("a URL without a host".to_owned()))?;
     let authority = match url.port() {
         Some(port) => format!("{host}:{port}"),
@@ -193,9 +162,22 @@ pub(super) async fn exchange(
     addrs: &[SocketAddr],
     request: Request<Full<Bytes>>,
 ) -> Result<Exchange, MediaError> {
+    let (mut sender, connection) = open(tls, url, addrs).await?;
+    let response =
+        sender.send_request(request).await.map_err(|e| MediaError::Unreachable(format!("the request failed: {e}")))?;
+    Ok(Exchange { response, _connection: connection })
+}
+
+/// An HTTP/1.1 connection to `url`'s host at one of `addrs`, over TLS when `url` is
+/// https: the handle that sends requests on it and the task that drives it.
+pub(crate) async fn open(
+    tls: &TlsConnector,
+    url: &Url,
+    addrs: &[SocketAddr],
+) -> Result<(SendRequest<Full<Bytes>>, AbortOnDrop), MediaError> {
     let tcp = connect(addrs).await?;
     if url.scheme() != "https" {
-        return send(tcp, request).await;
+        return handshake(tcp).await;
     }
     let name = match url.host().ok_or_else(|| MediaError::Refused("a URL without a host".to_owned()))? {
         url::Host::Domain(name) => rustls::pki_types::ServerName::try_from(name.to_owned())
@@ -206,7 +188,7 @@ pub(super) async fn exchange(
     let host = url.host_str().unwrap_or_default().to_owned();
     let tls =
         tls.connect(name, tcp).await.map_err(|e| MediaError::Unreachable(format!("TLS with {host} failed: {e}")))?;
-    send(tls, request).await
+    handshake(tls).await
 }
 
 async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, MediaError> {
@@ -221,19 +203,16 @@ async fn connect(addrs: &[SocketAddr]) -> Result<TcpStream, MediaError> {
     Err(MediaError::Unreachable(last.unwrap_or_else(|| "no address to connect to".to_owned())))
 }
 
-/// Sends one HTTP/1.1 request on `stream`. The connection task ends with the response
+/// Starts HTTP/1.1 on `stream`; the connection task ends when the handle is dropped
 /// (or is aborted when the caller gives up, such as on a timeout).
-async fn send<S>(stream: S, request: Request<Full<Bytes>>) -> Result<Exchange, MediaError>
+async fn handshake<S>(stream: S) -> Result<(SendRequest<Full<Bytes>>, AbortOnDrop), MediaError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| MediaError::Unreachable(format!("HTTP handshake failed: {e}")))?;
-    let task = AbortOnDrop(tokio::spawn(connection));
-    let response =
-        sender.send_request(request).await.map_err(|e| MediaError::Unreachable(format!("the request failed: {e}")))?;
-    Ok(Exchange { response, _connection: task })
+    Ok((sender, AbortOnDrop(tokio::spawn(connection))))
 }
 
 /// Reads the body, refusing it as soon as it is known to pass `max_bytes`.
@@ -275,7 +254,7 @@ pub(super) struct Exchange {
     _connection: AbortOnDrop,
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<hyper::Result<()>>);
+pub(crate) struct AbortOnDrop(tokio::task::JoinHandle<hyper::Result<()>>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -1,35 +1,34 @@
-//! Webhooks: deliveries of the event log. Each enabled endpoint has a task that works
-//! through the events after its cursor, in order, one at a time: signed the Standard
-//! Webhooks way (plus `X-Webhook-Signature` for older receivers), retried with
-//! exponential backoff and jitter for more than a day, then dead-lettered; an endpoint
-//! that keeps failing for days is disabled with a `webhook.disabled` event. State lives
-//! in the database, so a restart goes on where it stopped and a redelivery keeps its
-//! `webhook-id`.
+//! Webhooks: deliveries of the event log, signed the Standard Webhooks way (plus
+//! `X-Webhook-Signature` for older receivers), retried with exponential backoff and
+//! jitter for more than a day, then dead-lettered; an endpoint that keeps failing for
+//! days is disabled with a `webhook.disabled` event. State lives in the database, so a
+//! restart goes on where it stopped and a redelivery keeps its `webhook-id`.
+//!
+//! This module holds what clients ask of endpoints and how a delivery is signed;
+//! [`deliver`] the tasks that deliver, [`link`] the kept-alive connections they post on.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod deliver;
+mod link;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use rand::RngExt;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use time::OffsetDateTime;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
-use wagate_store::{AttemptLog, EventRecord, NewEvent, NewWebhook, Store, WebhookChange, WebhookRecord};
+use tokio::sync::watch;
+use wagate_store::{AttemptLog, EventRecord, NewWebhook, WebhookChange, WebhookRecord};
 use wagate_types::{SessionName, TenantId};
 
-use crate::clock::Clock;
-use crate::events::{WEBHOOK_DISABLED, is_known_filter};
+pub use self::deliver::Webhooks;
+use crate::events::is_known_filter;
 use crate::media::AllowList;
-use crate::media::fetch::Fetcher;
 use crate::{Error, Gateway, Result};
 
 /// Pauses before the retries of an event: more than a day in all, then it is
@@ -50,9 +49,6 @@ pub const RETRIES: [Duration; 11] = [
 
 /// An endpoint failing for this long without one success is disabled.
 pub const DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
-
-/// How an idle endpoint task looks for events when no wake-up came.
-const IDLE_POLL: Duration = Duration::from_secs(2);
 
 /// Settings of the deliverer.
 #[derive(Debug, Clone)]
@@ -239,7 +235,7 @@ impl Gateway {
             .await
             .context("read an event")?
             .ok_or_else(|| Error::NotFound(format!("event {event_id}")))?;
-        let log = self.webhooks.deliver(&hook, &event, 0).await;
+        let log = self.webhooks.deliver(&mut self.webhooks.poster(), &hook, &event, 0).await;
         self.store.webhook_attempted(&hook.id, &log).await.context("log a redelivery")?;
         Ok(log)
     }
@@ -276,197 +272,6 @@ fn check_url(url: &str) -> Result<()> {
         return Err(invalid("url", "must be an http or https URL with a host"));
     }
     Ok(())
-}
-
-/// The deliverer: a task per enabled endpoint, kept in step with the stored ones.
-pub struct Webhooks {
-    store: Store,
-    fetcher: Fetcher,
-    clock: Clock,
-    bus: EventBus,
-    change: Arc<Notify>,
-    cancel: CancellationToken,
-    tasks: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Webhooks {
-    pub fn spawn(store: Store, config: WebhookConfig, clock: Clock, bus: EventBus) -> anyhow::Result<Arc<Self>> {
-        let fetcher = Fetcher::new(config.allow, config.timeout)?;
-        let this = Arc::new(Self {
-            store,
-            fetcher,
-            clock,
-            bus,
-            change: Arc::new(Notify::new()),
-            cancel: CancellationToken::new(),
-            tasks: Mutex::new(None),
-        });
-        let supervisor = tokio::spawn(supervise(this.clone()));
-        *this.tasks.lock().unwrap_or_else(|p| p.into_inner()) = Some(supervisor);
-        Ok(this)
-    }
-
-    /// Endpoints were created, changed or deleted.
-    pub fn changed(&self) {
-        self.change.notify_one();
-    }
-
-    pub async fn stop(&self) {
-        self.cancel.cancel();
-        let task = self.tasks.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task {
-            let _ = task.await;
-        }
-    }
-
-    /// One attempt to deliver `event` to `hook` (`attempt` 0 for a redelivery on
-    /// request); never fails, the log says how it went.
-    async fn deliver(&self, hook: &WebhookRecord, event: &EventRecord, attempt: u32) -> AttemptLog {
-        let body = Bytes::from(payload(event).to_string());
-        let id = delivery_id(event.id);
-        let now = self.clock.now();
-        let timestamp = now.unix_timestamp();
-        let (standard, legacy) = signatures(&hook.secret, &id, timestamp, &body);
-        let mut headers: Vec<(String, String)> = hook.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        headers.extend([
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("webhook-id".to_owned(), id),
-            ("webhook-timestamp".to_owned(), timestamp.to_string()),
-            ("webhook-signature".to_owned(), standard),
-            ("x-webhook-signature".to_owned(), legacy),
-        ]);
-        let started = Instant::now();
-        let answer = self.fetcher.post(&hook.url, &headers, body).await;
-        let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (status_code, error) = match answer {
-            Ok(code) if (200..300).contains(&code) => (Some(code), None),
-            Ok(code) => (Some(code), Some(format!("the receiver answered {code}"))),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        AttemptLog { event_id: event.id, attempt, status_code, latency_ms, error, at: now }
-    }
-}
-
-/// Keeps one task per enabled endpoint.
-async fn supervise(webhooks: Arc<Webhooks>) {
-    let mut running: HashMap<String, (OffsetDateTime, JoinHandle<()>)> = HashMap::new();
-    loop {
-        match webhooks.store.enabled_webhooks().await {
-            Ok(hooks) => {
-                running.retain(|id, (updated, task)| {
-                    let keep = !task.is_finished() && hooks.iter().any(|h| &h.id == id && h.updated_at == *updated);
-                    if !keep {
-                        task.abort();
-                    }
-                    keep
-                });
-                for hook in hooks {
-                    if !running.contains_key(&hook.id) {
-                        let (id, updated) = (hook.id.clone(), hook.updated_at);
-                        running.insert(id, (updated, tokio::spawn(run_endpoint(webhooks.clone(), hook))));
-                    }
-                }
-            }
-            Err(e) => error!(error = %e, "could not read the webhooks"),
-        }
-        tokio::select! {
-            () = webhooks.change.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(10)) => {}
-            () = webhooks.cancel.cancelled() => break,
-        }
-    }
-    for (_, (_, task)) in running {
-        task.abort();
-        let _ = task.await;
-    }
-}
-
-/// Delivers the events after the endpoint's cursor, in order, until it is changed
-/// (the supervisor then starts a new task on the changed record) or stopped.
-async fn run_endpoint(webhooks: Arc<Webhooks>, mut hook: WebhookRecord) {
-    let mut written = webhooks.bus.subscribe();
-    loop {
-        let now = webhooks.clock.now();
-        if hook.next_attempt_at > now {
-            webhooks.clock.sleep_until(hook.next_attempt_at).await;
-        }
-        written.mark_unchanged();
-        let events = match webhooks.store.webhook_events(&hook, 100).await {
-            Ok(events) => events,
-            Err(e) => {
-                error!(webhook = %hook.id, error = %e, "could not read events to deliver");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        if events.is_empty() {
-            tokio::select! {
-                _ = written.changed() => {}
-                () = tokio::time::sleep(IDLE_POLL) => {}
-            }
-            continue;
-        }
-        for event in &events {
-            let attempt = hook.head_attempts + 1;
-            let log = webhooks.deliver(&hook, event, attempt).await;
-            if log.error.is_none() {
-                if let Err(e) = webhooks.store.webhook_delivered(&hook.id, &log).await {
-                    error!(webhook = %hook.id, error = %e, "could not record a delivery");
-                    break;
-                }
-                hook.cursor = event.id;
-                hook.head_attempts = 0;
-                hook.failing_since = None;
-                continue;
-            }
-            debug!(webhook = %hook.id, event = event.id, attempt, error = ?log.error, "delivery failed");
-            let failing_since = hook.failing_since.unwrap_or(log.at);
-            if Duration::try_from(log.at - failing_since).unwrap_or(Duration::ZERO) >= DISABLE_AFTER {
-                disable(&webhooks, &hook, &log).await;
-                return;
-            }
-            let result = match RETRIES.get(hook.head_attempts as usize) {
-                Some(pause) => {
-                    let retry_at = log.at + pause.mul_f64(rand::rng().random_range(0.8..=1.2));
-                    hook.head_attempts += 1;
-                    hook.next_attempt_at = retry_at;
-                    webhooks.store.webhook_failed(&hook.id, &log, retry_at).await
-                }
-                None => {
-                    warn!(webhook = %hook.id, event = event.id, "giving up on an event after the last retry");
-                    hook.cursor = event.id;
-                    hook.head_attempts = 0;
-                    webhooks.store.webhook_dead_letter(&hook.id, &log).await
-                }
-            };
-            hook.failing_since = Some(failing_since);
-            if let Err(e) = result {
-                error!(webhook = %hook.id, error = %e, "could not record a failed delivery");
-            }
-            break;
-        }
-    }
-}
-
-async fn disable(webhooks: &Webhooks, hook: &WebhookRecord, log: &AttemptLog) {
-    let reason = format!(
-        "no delivery succeeded for {} days; last error: {}",
-        DISABLE_AFTER.as_secs() / 86_400,
-        log.error.as_deref().unwrap_or("none")
-    );
-    info!(webhook = %hook.id, %reason, "disabling a webhook");
-    let event = NewEvent {
-        kind: WEBHOOK_DISABLED.to_owned(),
-        session: None,
-        data: json!({ "webhook": hook.id, "url": hook.url, "reason": reason }),
-    };
-    if let Err(e) = webhooks.store.webhook_failed(&hook.id, log, log.at).await {
-        error!(webhook = %hook.id, error = %e, "could not record a failed delivery");
-    }
-    if let Err(e) = webhooks.store.disable_webhook(hook, &reason, &event, log.at).await {
-        error!(webhook = %hook.id, error = %e, "could not disable a webhook");
-    }
-    webhooks.bus.written();
 }
 
 #[cfg(test)]
