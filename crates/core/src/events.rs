@@ -33,6 +33,8 @@ pub const KINDS: &[&str] = &[
     MESSAGE_SENT,
     MESSAGE_STATUS,
     SESSION_STATUS,
+    PRESENCE_UPDATED,
+    CALL_INCOMING,
 ];
 
 pub const MESSAGE_RECEIVED: &str = "message.received";
@@ -47,12 +49,18 @@ pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 pub const MESSAGE_SENT: &str = "message.sent";
 pub const MESSAGE_STATUS: &str = "message.status";
 pub const SESSION_STATUS: &str = "session.status";
+pub const PRESENCE_UPDATED: &str = "presence.updated";
+pub const CALL_INCOMING: &str = "call.incoming";
 
-/// Whether `pattern` is a known type or a `prefix.*` of known types, or `*`.
+/// Whether `pattern` is a type of the log or a `prefix.*` of such types, or `*`.
 pub fn is_known_filter(pattern: &str) -> bool {
+    known_among(KINDS, pattern)
+}
+
+fn known_among(kinds: &[&str], pattern: &str) -> bool {
     match pattern.strip_suffix('*') {
-        Some(prefix) => prefix.is_empty() || (prefix.ends_with('.') && KINDS.iter().any(|k| k.starts_with(prefix))),
-        None => KINDS.contains(&pattern),
+        Some(prefix) => prefix.is_empty() || (prefix.ends_with('.') && kinds.iter().any(|k| k.starts_with(prefix))),
+        None => kinds.contains(&pattern),
     }
 }
 
@@ -140,6 +148,40 @@ pub fn session_status(
         kind: SESSION_STATUS.to_owned(),
         session: Some(session),
         data: json!({ "status": status, "reason": reason, "phone": phone, "at": crate::content::rfc3339(at) }),
+    }
+}
+
+/// The event of a contact's presence as WhatsApp now reports it, told only when it
+/// changed from what the session knew.
+pub fn presence_updated(
+    session: (SessionId, SessionName),
+    contact: &ChatId,
+    available: bool,
+    last_seen: Option<OffsetDateTime>,
+) -> NewEvent {
+    NewEvent {
+        kind: PRESENCE_UPDATED.to_owned(),
+        session: Some(session),
+        data: json!({
+            "contact": person(contact),
+            "available": available,
+            "last_seen": last_seen.map(crate::content::rfc3339),
+        }),
+    }
+}
+
+/// The event of a call ringing the session's number.
+pub fn call_incoming(
+    session: (SessionId, SessionName),
+    call_id: &str,
+    from: &ChatId,
+    video: bool,
+    at: OffsetDateTime,
+) -> NewEvent {
+    NewEvent {
+        kind: CALL_INCOMING.to_owned(),
+        session: Some(session),
+        data: json!({ "call_id": call_id, "from": person(from), "video": video, "at": crate::content::rfc3339(at) }),
     }
 }
 
