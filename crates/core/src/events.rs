@@ -35,6 +35,7 @@ pub const KINDS: &[&str] = &[
     SESSION_STATUS,
     PRESENCE_UPDATED,
     CALL_INCOMING,
+    CAMPAIGN_PROGRESS,
 ];
 
 pub const MESSAGE_RECEIVED: &str = "message.received";
@@ -51,6 +52,7 @@ pub const MESSAGE_STATUS: &str = "message.status";
 pub const SESSION_STATUS: &str = "session.status";
 pub const PRESENCE_UPDATED: &str = "presence.updated";
 pub const CALL_INCOMING: &str = "call.incoming";
+pub const CAMPAIGN_PROGRESS: &str = "campaign.progress";
 
 /// Whether `pattern` is a type of the log or a `prefix.*` of such types, or `*`.
 pub fn is_known_filter(pattern: &str) -> bool {

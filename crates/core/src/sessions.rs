@@ -388,6 +388,11 @@ impl Sessions {
         self.inner.bus.clone()
     }
 
+    /// The clock the dispatchers (and the campaign feeder's progress) go by.
+    pub(crate) fn clock(&self) -> crate::clock::Clock {
+        self.inner.dispatch.clock.clone()
+    }
+
     /// The campaign feeder's wake-up, shared with every dispatcher.
     pub(crate) fn campaign_wake(&self) -> Arc<Notify> {
         self.inner.campaign_wake.clone()

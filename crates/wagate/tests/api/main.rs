@@ -4,6 +4,7 @@
 
 mod auth;
 mod auto_replies;
+mod campaign_progress;
 mod campaigns;
 mod chats;
 mod clock;
