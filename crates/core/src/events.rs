@@ -38,6 +38,10 @@ pub const KINDS: &[&str] = &[
     CAMPAIGN_PROGRESS,
 ];
 
+/// Event types that only live streams carry: never written to the log, so never in
+/// `GET /events` or a webhook's deliveries.
+pub const STREAM_ONLY: &[&str] = &[SESSION_QR];
+
 pub const MESSAGE_RECEIVED: &str = "message.received";
 pub const MESSAGE_REACTION: &str = "message.reaction";
 pub const POLL_VOTE: &str = "poll.vote";
@@ -53,10 +57,27 @@ pub const SESSION_STATUS: &str = "session.status";
 pub const PRESENCE_UPDATED: &str = "presence.updated";
 pub const CALL_INCOMING: &str = "call.incoming";
 pub const CAMPAIGN_PROGRESS: &str = "campaign.progress";
+/// A session's new QR code: a short-lived login secret, for live streams only.
+pub const SESSION_QR: &str = "session.qr";
 
 /// Whether `pattern` is a type of the log or a `prefix.*` of such types, or `*`.
 pub fn is_known_filter(pattern: &str) -> bool {
     known_among(KINDS, pattern)
+}
+
+/// Whether `pattern` names what a live stream carries: a type of the log, a
+/// stream-only type (`session.qr`), a `prefix.*` of those, or `*`.
+pub fn is_stream_filter(pattern: &str) -> bool {
+    is_known_filter(pattern) || known_among(STREAM_ONLY, pattern)
+}
+
+/// Whether a type filter (empty: every type) lets `kind` through.
+pub fn filter_allows(filter: &[String], kind: &str) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => kind.starts_with(prefix),
+            None => pattern == kind,
+        })
 }
 
 fn known_among(kinds: &[&str], pattern: &str) -> bool {

@@ -15,6 +15,7 @@
 //! - [`campaigns`]: one message to many, fed into the sessions' queues.
 //! - [`campaign_progress`]: how far a campaign got, and the events that tell it.
 //! - [`webhooks`]: deliveries of the event log, signed, retried, dead-lettered.
+//! - [`streams`]: live streams of the event log (and of QR codes, never logged).
 //! - [`auth`]: API keys.
 //! - [`media`]: media files taken in from clients and received by sessions.
 

@@ -12,6 +12,7 @@ use wagate_store::{SessionState, Store};
 use wagate_types::{FailureCode, SessionStatus};
 
 use crate::sessions::{Live, Qr, Runtime};
+use crate::streams::QrShown;
 
 /// Persists the engine's events in the order they came, then publishes the new state.
 /// On cancellation, events already queued are still saved. Received messages are not
@@ -121,7 +122,19 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
     // What the API shows follows the stored state at once; the event and the marks on
     // waiting messages come after.
     let changed = rt.live.borrow().status != new_state.status;
+    let shown = qr.as_ref().map(|qr| QrShown {
+        tenant: rt.tenant.clone(),
+        session_id: rt.id,
+        session: rt.name.clone(),
+        code: qr.code.clone(),
+        expires_at: qr.expires_at,
+        at: now,
+    });
     rt.live.send_replace(Live { status: new_state.status, qr });
+    // Live streams only: a QR code is a login secret and never goes to the log.
+    if let Some(shown) = shown {
+        rt.qr_bus.shown(shown);
+    }
     if changed {
         let event = crate::events::session_status(
             (rt.id, rt.name.clone()),

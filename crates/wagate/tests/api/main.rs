@@ -18,6 +18,7 @@ mod messages;
 mod openapi;
 mod opt_ins;
 mod pacing;
+mod qr_stream;
 mod received;
 mod sessions;
 mod shutdown;
