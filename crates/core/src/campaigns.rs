@@ -26,6 +26,7 @@ use wagate_types::{
     WaMessageId,
 };
 
+use crate::campaign_progress::{self, Told};
 use crate::content::{NewContent, plain_json, with_typing};
 use crate::sessions::{Runtime, Sessions};
 use crate::{Error, Gateway, Result, media_send};
@@ -225,28 +226,16 @@ impl Gateway {
             .context("change a campaign")?
             .ok_or_else(|| Error::NotFound(format!("campaign {id}")))?;
         self.campaigns.wake();
+        // A resumed campaign is told by the feeder, as a start.
+        if record.status != CampaignStatus::Running {
+            crate::campaign_progress::tell(&self.store, &self.sessions, &record).await?;
+        }
         self.campaign_view(record).await
     }
 
     async fn campaign_view(&self, record: CampaignRecord) -> Result<Campaign> {
         let counts = self.store.campaign_counts(&record.id).await.context("count a campaign")?;
-        let left = counts.pending
-            + counts
-                .messages
-                .iter()
-                .filter(|(s, _)| matches!(s, MessageStatus::Queued | MessageStatus::Scheduled | MessageStatus::Sending))
-                .map(|(_, n)| n)
-                .sum::<u64>();
-        let eta = (record.status == CampaignStatus::Running && left > 0).then(|| {
-            let mut pause_ms = 0_u64;
-            for id in &record.sessions {
-                let settings = self.sessions.settings_of(*id).unwrap_or_default();
-                pause_ms += settings.throttle_min_ms.midpoint(settings.throttle_max_ms.max(settings.throttle_min_ms));
-            }
-            let sessions = record.sessions.len().max(1) as u64;
-            let average = pause_ms / sessions;
-            Duration::from_millis(average.saturating_mul(left) / sessions)
-        });
+        let eta = crate::campaign_progress::eta(&record, &counts, &self.sessions);
         let mut sessions = Vec::with_capacity(record.sessions.len());
         for id in &record.sessions {
             let found = self.store.session_by_id(*id).await.context("read a campaign's session")?;
@@ -287,8 +276,9 @@ impl Campaigns {
 }
 
 async fn run(store: Store, sessions: Sessions, wake: Arc<Notify>, cancel: CancellationToken) {
+    let mut told = Told::default();
     loop {
-        let wait = match feed_all(&store, &sessions).await {
+        let wait = match feed_all(&store, &sessions, &mut told).await {
             Ok(wait) => wait,
             Err(e) => {
                 error!(error = %e, "could not feed campaigns");
@@ -305,9 +295,10 @@ async fn run(store: Store, sessions: Sessions, wake: Arc<Notify>, cancel: Cancel
 
 /// One round over the running campaigns; returns how long to wait before the next one
 /// unless woken (a message sent, a campaign created or changed).
-async fn feed_all(store: &Store, sessions: &Sessions) -> anyhow::Result<Duration> {
+async fn feed_all(store: &Store, sessions: &Sessions, told: &mut Told) -> anyhow::Result<Duration> {
     let now = OffsetDateTime::now_utc();
     let campaigns = store.runnable_campaigns(now).await.context("read running campaigns")?;
+    told.keep_only(&campaigns.iter().map(|c| c.id.as_str()).collect::<Vec<_>>());
     for campaign in &campaigns {
         // Each session with room takes a few at a time, in turn, so the list spreads
         // over the sessions.
@@ -342,11 +333,17 @@ async fn feed_all(store: &Store, sessions: &Sessions) -> anyhow::Result<Duration
             }
         }
         if store.campaign_done(&campaign.id).await.context("check a campaign")? {
-            store
+            let completed = store
                 .set_campaign_status(&campaign.tenant, &campaign.id, CampaignStatus::Completed, now)
                 .await
                 .context("complete a campaign")?;
-            info!(campaign = %campaign.id, "campaign completed");
+            // `None`: paused or cancelled meanwhile, which the API told.
+            if let Some(completed) = completed {
+                info!(campaign = %campaign.id, "campaign completed");
+                campaign_progress::tell(store, sessions, &completed).await?;
+            }
+        } else {
+            campaign_progress::tell_if_due(store, sessions, told, campaign).await?;
         }
     }
     // While campaigns run, sends wake the feeder; the poll covers sessions coming back

@@ -33,7 +33,14 @@ pub const KINDS: &[&str] = &[
     MESSAGE_SENT,
     MESSAGE_STATUS,
     SESSION_STATUS,
+    PRESENCE_UPDATED,
+    CALL_INCOMING,
+    CAMPAIGN_PROGRESS,
 ];
+
+/// Event types that only live streams carry: never written to the log, so never in
+/// `GET /events` or a webhook's deliveries.
+pub const STREAM_ONLY: &[&str] = &[SESSION_QR];
 
 pub const MESSAGE_RECEIVED: &str = "message.received";
 pub const MESSAGE_REACTION: &str = "message.reaction";
@@ -47,12 +54,36 @@ pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 pub const MESSAGE_SENT: &str = "message.sent";
 pub const MESSAGE_STATUS: &str = "message.status";
 pub const SESSION_STATUS: &str = "session.status";
+pub const PRESENCE_UPDATED: &str = "presence.updated";
+pub const CALL_INCOMING: &str = "call.incoming";
+pub const CAMPAIGN_PROGRESS: &str = "campaign.progress";
+/// A session's new QR code: a short-lived login secret, for live streams only.
+pub const SESSION_QR: &str = "session.qr";
 
-/// Whether `pattern` is a known type or a `prefix.*` of known types, or `*`.
+/// Whether `pattern` is a type of the log or a `prefix.*` of such types, or `*`.
 pub fn is_known_filter(pattern: &str) -> bool {
+    known_among(KINDS, pattern)
+}
+
+/// Whether `pattern` names what a live stream carries: a type of the log, a
+/// stream-only type (`session.qr`), a `prefix.*` of those, or `*`.
+pub fn is_stream_filter(pattern: &str) -> bool {
+    is_known_filter(pattern) || known_among(STREAM_ONLY, pattern)
+}
+
+/// Whether a type filter (empty: every type) lets `kind` through.
+pub fn filter_allows(filter: &[String], kind: &str) -> bool {
+    filter.is_empty()
+        || filter.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => kind.starts_with(prefix),
+            None => pattern == kind,
+        })
+}
+
+fn known_among(kinds: &[&str], pattern: &str) -> bool {
     match pattern.strip_suffix('*') {
-        Some(prefix) => prefix.is_empty() || (prefix.ends_with('.') && KINDS.iter().any(|k| k.starts_with(prefix))),
-        None => KINDS.contains(&pattern),
+        Some(prefix) => prefix.is_empty() || (prefix.ends_with('.') && kinds.iter().any(|k| k.starts_with(prefix))),
+        None => kinds.contains(&pattern),
     }
 }
 
@@ -140,6 +171,40 @@ pub fn session_status(
         kind: SESSION_STATUS.to_owned(),
         session: Some(session),
         data: json!({ "status": status, "reason": reason, "phone": phone, "at": crate::content::rfc3339(at) }),
+    }
+}
+
+/// The event of a contact's presence as WhatsApp now reports it, told only when it
+/// changed from what the session knew.
+pub fn presence_updated(
+    session: (SessionId, SessionName),
+    contact: &ChatId,
+    available: bool,
+    last_seen: Option<OffsetDateTime>,
+) -> NewEvent {
+    NewEvent {
+        kind: PRESENCE_UPDATED.to_owned(),
+        session: Some(session),
+        data: json!({
+            "contact": person(contact),
+            "available": available,
+            "last_seen": last_seen.map(crate::content::rfc3339),
+        }),
+    }
+}
+
+/// The event of a call ringing the session's number.
+pub fn call_incoming(
+    session: (SessionId, SessionName),
+    call_id: &str,
+    from: &ChatId,
+    video: bool,
+    at: OffsetDateTime,
+) -> NewEvent {
+    NewEvent {
+        kind: CALL_INCOMING.to_owned(),
+        session: Some(session),
+        data: json!({ "call_id": call_id, "from": person(from), "video": video, "at": crate::content::rfc3339(at) }),
     }
 }
 

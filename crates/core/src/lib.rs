@@ -13,13 +13,16 @@
 //! - [`opt_in`]: contacts' consent, asked and kept; the suppression list.
 //! - [`auto_reply`]: answers to received messages, by rule.
 //! - [`campaigns`]: one message to many, fed into the sessions' queues.
+//! - [`campaign_progress`]: how far a campaign got, and the events that tell it.
 //! - [`webhooks`]: deliveries of the event log, signed, retried, dead-lettered.
+//! - [`streams`]: live streams of the event log (and of QR codes, never logged).
 //! - [`auth`]: API keys.
 //! - [`media`]: media files taken in from clients and received by sessions.
 
 pub mod accept;
 pub mod auth;
 pub mod auto_reply;
+pub mod campaign_progress;
 pub mod campaigns;
 pub mod chats;
 pub mod clock;

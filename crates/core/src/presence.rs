@@ -27,8 +27,13 @@ pub struct Seen {
 pub(crate) struct Presences(Mutex<HashMap<ChatId, Seen>>);
 
 impl Presences {
-    pub(crate) fn record(&self, chat: ChatId, seen: Seen) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(chat, seen);
+    /// Keeps the report; `true` when it tells something new (online or offline, or a
+    /// new last-seen time), not a repeat of what was known.
+    pub(crate) fn record(&self, chat: ChatId, seen: Seen) -> bool {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let new = known.get(&chat).is_none_or(|old| (old.available, old.last_seen) != (seen.available, seen.last_seen));
+        known.insert(chat, seen);
+        new
     }
 
     fn get(&self, chat: &ChatId) -> Option<Seen> {
@@ -61,5 +66,26 @@ impl Gateway {
     pub async fn typing(&self, tenant: &TenantId, session: &SessionName, chat: &ChatId, state: Typing) -> Result<()> {
         let live = self.sessions.connected(tenant, session).await?;
         live.typing(chat, state).await.map_err(engine_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_change_counts_as_new() {
+        let presences = Presences::default();
+        let eve = ChatId::from_stored("4915110000082@s.whatsapp.net".to_owned());
+        let at = |s: i64| OffsetDateTime::from_unix_timestamp(1_700_000_000 + s).unwrap();
+        let seen = |available, last_seen, reported| Seen { available, last_seen, reported_at: at(reported) };
+        assert!(presences.record(eve.clone(), seen(true, None, 0)), "the first report");
+        assert!(!presences.record(eve.clone(), seen(true, None, 5)), "the same again, later");
+        assert!(presences.record(eve.clone(), seen(false, Some(at(6)), 6)), "offline");
+        assert!(!presences.record(eve.clone(), seen(false, Some(at(6)), 9)));
+        assert!(presences.record(eve.clone(), seen(false, Some(at(8)), 9)), "a new last-seen time");
+        let other = ChatId::from_stored("4915110000083@s.whatsapp.net".to_owned());
+        assert!(presences.record(other, seen(false, Some(at(8)), 9)), "per contact");
+        assert_eq!(presences.get(&eve).map(|s| s.reported_at), Some(at(9)), "the newest report is kept");
     }
 }

@@ -12,6 +12,7 @@ use wagate_store::{SessionState, Store};
 use wagate_types::{FailureCode, SessionStatus};
 
 use crate::sessions::{Live, Qr, Runtime};
+use crate::streams::QrShown;
 
 /// Persists the engine's events in the order they came, then publishes the new state.
 /// On cancellation, events already queued are still saved. Received messages are not
@@ -80,15 +81,22 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
         }
         EngineEvent::Presence { chat, available, last_seen } => {
             let seen = crate::presence::Seen { available, last_seen, reported_at: now };
-            rt.presence.record(chat, seen);
+            // WhatsApp repeats presence often; only a change is worth an event.
+            if rt.presence.record(chat.clone(), seen) {
+                let event = crate::events::presence_updated((rt.id, rt.name.clone()), &chat, available, last_seen);
+                record(rt, store, event, now, "a presence change").await;
+            }
+            return;
+        }
+        EngineEvent::IncomingCall { call_id, from, video, at } => {
+            info!(%from, video, "incoming call");
+            let event = crate::events::call_incoming((rt.id, rt.name.clone()), &call_id, &from, video, at);
+            record(rt, store, event, now, "an incoming call").await;
             return;
         }
         EngineEvent::GroupChanged { group, by, change, at } => {
             let event = crate::events::group_changed((rt.id, rt.name.clone()), &group, by.as_ref(), &change, at);
-            if let Err(e) = store.record_events(&rt.tenant, &[event], now).await {
-                error!(error = %e, "could not record a group change");
-            }
-            rt.bus.written();
+            record(rt, store, event, now, "a group change").await;
             return;
         }
         EngineEvent::Incoming(message) => {
@@ -114,7 +122,19 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
     // What the API shows follows the stored state at once; the event and the marks on
     // waiting messages come after.
     let changed = rt.live.borrow().status != new_state.status;
+    let shown = qr.as_ref().map(|qr| QrShown {
+        tenant: rt.tenant.clone(),
+        session_id: rt.id,
+        session: rt.name.clone(),
+        code: qr.code.clone(),
+        expires_at: qr.expires_at,
+        at: now,
+    });
     rt.live.send_replace(Live { status: new_state.status, qr });
+    // Live streams only: a QR code is a login secret and never goes to the log.
+    if let Some(shown) = shown {
+        rt.qr_bus.shown(shown);
+    }
     if changed {
         let event = crate::events::session_status(
             (rt.id, rt.name.clone()),
@@ -139,5 +159,13 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
         if let Err(e) = store.mark_waiting(rt.id, code, &error, now).await {
             error!(error = %e, "could not mark the waiting messages");
         }
+    }
+}
+
+/// Writes one event of the session's and wakes the readers of the log.
+async fn record(rt: &Runtime, store: &Store, event: wagate_store::NewEvent, now: OffsetDateTime, what: &str) {
+    match store.record_events(&rt.tenant, &[event], now).await {
+        Ok(()) => rt.bus.written(),
+        Err(e) => error!(error = %e, "could not record {what}"),
     }
 }

@@ -19,6 +19,7 @@ use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId}
 use crate::dispatch::{self, DispatchConfig};
 use crate::inbox::SessionInbox;
 use crate::media::MediaStore;
+use crate::streams::QrBus;
 use crate::webhooks::EventBus;
 use crate::{Error, Result};
 
@@ -55,6 +56,8 @@ pub struct Runtime {
     pub(crate) campaign_wake: Arc<Notify>,
     /// Told whenever this session writes events.
     pub(crate) bus: EventBus,
+    /// Where its QR codes go to the live streams.
+    pub(crate) qr_bus: QrBus,
     settings: Mutex<SessionSettings>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -86,6 +89,8 @@ struct Inner {
     campaign_wake: Arc<Notify>,
     /// Tells the webhook deliverer that events were written.
     bus: EventBus,
+    /// Carries QR codes to the live streams.
+    qr_bus: QrBus,
 }
 
 impl Sessions {
@@ -100,6 +105,7 @@ impl Sessions {
                 ids: Mutex::new(HashMap::new()),
                 campaign_wake: Arc::new(Notify::new()),
                 bus: EventBus::default(),
+                qr_bus: QrBus::default(),
             }),
         }
     }
@@ -350,6 +356,7 @@ impl Sessions {
             presence: crate::presence::Presences::default(),
             campaign_wake: self.inner.campaign_wake.clone(),
             bus: self.inner.bus.clone(),
+            qr_bus: self.inner.qr_bus.clone(),
             settings: Mutex::new(record.settings.clone()),
             tasks: Mutex::new(Vec::new()),
         });
@@ -386,6 +393,16 @@ impl Sessions {
     /// Told whenever events are written.
     pub fn event_bus(&self) -> EventBus {
         self.inner.bus.clone()
+    }
+
+    /// The clock the dispatchers (and the campaign feeder's progress) go by.
+    pub(crate) fn clock(&self) -> crate::clock::Clock {
+        self.inner.dispatch.clock.clone()
+    }
+
+    /// Where sessions show their QR codes to the live streams.
+    pub(crate) fn qr_bus(&self) -> QrBus {
+        self.inner.qr_bus.clone()
     }
 
     /// The campaign feeder's wake-up, shared with every dispatcher.

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tracing::warn;
 use wacore::stanza::groups::{GroupNotificationAction, GroupParticipantInfo};
+use wacore::types::call::{CallAction, IncomingCall};
 use wacore::types::events::{Event, EventHandler, InboundMessage};
 use wacore::types::presence::ReceiptType;
 use wacore_binary::{Jid, JidExt as _};
@@ -102,10 +103,29 @@ impl EventHandler for Forwarder {
                     });
                 }
             }
+            Event::IncomingCall(call) => {
+                if let Some(event) = incoming_call(call, now) {
+                    shared.emit(event);
+                }
+            }
             // Received messages are reported by the inbox hook, once committed.
             _ => {}
         }
     }
+}
+
+/// A call that rings the session, in wagate's terms: whatsapp-rust reports every
+/// `<call>` action (offer, accept, terminate, transport…) as an `IncomingCall`; only a
+/// 1:1 offer is a call ringing us. Offers replayed after being offline come as
+/// `MissedCall` instead and are not told.
+fn incoming_call(call: &IncomingCall, now: OffsetDateTime) -> Option<EngineEvent> {
+    let CallAction::Offer { call_id, caller_pn, is_video, group_jid: None, .. } = &call.action else { return None };
+    Some(EngineEvent::IncomingCall {
+        call_id: call_id.clone(),
+        from: person(&call.from, caller_pn.as_ref()),
+        video: *is_video,
+        at: from_millis(call.timestamp.timestamp_millis()).unwrap_or(now),
+    })
 }
 
 /// A group notification's change in wagate's terms; `None` for what wagate does not

@@ -28,6 +28,9 @@ pub enum EngineEvent {
     /// session's [`Inbox`](crate::Inbox), so it needs no storing: it is for fan-out
     /// (webhooks, live events). A redelivery may emit it again for the same message.
     Incoming(Box<IncomingMessage>),
+    /// A contact calls the session's number (an offer that rings now, not one replayed
+    /// after being offline). wagate does not answer calls; it only tells.
+    IncomingCall { call_id: String, from: ChatId, video: bool, at: OffsetDateTime },
     /// Someone changed a group the session is in (its own changes are not reported back).
     GroupChanged { group: ChatId, by: Option<ChatId>, change: GroupChange, at: OffsetDateTime },
 }

@@ -320,7 +320,9 @@ impl Store {
     /// Sets a campaign's status. Pausing or cancelling also takes back the messages
     /// still waiting in a queue (not being sent): pausing puts their recipients back on
     /// the list, cancelling ends them `cancelled` with every recipient not yet queued.
-    /// Returns the campaign as it is now; `None` if the tenant has no such campaign.
+    /// Completing applies to a running campaign only, so a pause or cancel that came
+    /// while the feeder looked stays. Returns the campaign as it is now; `None` if the
+    /// tenant has no such campaign (or, when completing, it no longer runs).
     pub async fn set_campaign_status(
         &self,
         tenant: &TenantId,
@@ -333,7 +335,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE campaigns SET status = $3, updated_at = $4, \
              completed_at = CASE WHEN $3 = 'completed' THEN $4 ELSE completed_at END \
-             WHERE tenant_id = $1 AND id = $2",
+             WHERE tenant_id = $1 AND id = $2 AND (status = 'running' OR $3 <> 'completed')",
         )
         .bind(tenant.as_str())
         .bind(id)

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use wagate_core::Gateway;
+use wagate_core::campaign_progress::Progress;
 use wagate_core::campaigns::{Campaign, CampaignRequest, MAX_RECIPIENTS};
 use wagate_store::{CampaignRecord, RecipientRecord};
 use wagate_types::{CampaignStatus, MessageStatus, Priority, Recipient, SessionName};
@@ -92,65 +93,10 @@ pub struct CampaignView {
     progress: Progress,
 }
 
-/// Where the recipients are. `total` is the sum of `pending`, `queued`, `sent`,
-/// `delivered`, `read`, `failed`, `opted_out` and `cancelled`; duplicates in the list
-/// given are not recipients.
-#[derive(Serialize, ToSchema)]
-pub struct Progress {
-    total: u64,
-    /// Not in a session's queue yet.
-    pending: u64,
-    /// In a queue (queued, scheduled or being sent).
-    queued: u64,
-    /// Acknowledged by WhatsApp, not delivered yet.
-    sent: u64,
-    delivered: u64,
-    /// Read (or played).
-    read: u64,
-    failed: u64,
-    opted_out: u64,
-    cancelled: u64,
-    /// Dropped from the list as given because they were listed before.
-    duplicates: u64,
-    /// Share of recipients whose message went out or ended, 0–100.
-    percent: f64,
-    /// Seconds the rest should take at the sessions' average pace; null when done.
-    eta_seconds: Option<u64>,
-}
-
 impl From<Campaign> for CampaignView {
     fn from(c: Campaign) -> Self {
         let r = c.record;
-        let mut p = Progress {
-            total: r.total,
-            pending: c.counts.pending,
-            queued: 0,
-            sent: 0,
-            delivered: 0,
-            read: 0,
-            failed: 0,
-            opted_out: 0,
-            cancelled: c.counts.cancelled,
-            duplicates: r.duplicates,
-            percent: 0.0,
-            eta_seconds: c.eta.map(|d| d.as_secs()),
-        };
-        for (status, n) in c.counts.messages {
-            let slot = match status {
-                MessageStatus::Queued | MessageStatus::Scheduled | MessageStatus::Sending => &mut p.queued,
-                MessageStatus::Sent => &mut p.sent,
-                MessageStatus::Delivered => &mut p.delivered,
-                MessageStatus::Read | MessageStatus::Played => &mut p.read,
-                MessageStatus::Failed => &mut p.failed,
-                MessageStatus::OptedOut => &mut p.opted_out,
-                MessageStatus::Cancelled | MessageStatus::Received => &mut p.cancelled,
-            };
-            *slot += n;
-        }
-        if r.total > 0 {
-            let done = r.total - p.pending - p.queued;
-            p.percent = (done as f64 * 1000.0 / r.total as f64).round() / 10.0;
-        }
+        let p = Progress::of(&r, &c.counts, c.eta);
         Self {
             id: r.id,
             name: r.name,

@@ -18,11 +18,12 @@ use tokio::sync::mpsc;
 use tracing::debug;
 use utoipa::IntoParams;
 use wagate_core::Gateway;
+use wagate_core::events::SESSION_QR;
 use wagate_core::streams::{SLOW_AFTER, StreamItem};
 use wagate_core::webhooks::payload;
 use wagate_types::TenantId;
 
-use super::events::event_types;
+use super::events::{Carrier, event_types};
 use super::params::session_name;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -40,6 +41,8 @@ pub struct StreamParams {
     /// Only this session's events.
     session: Option<String>,
     /// Comma-separated types; `message.*` for every `message.` type; all when left out.
+    /// Streams also carry `session.qr` (a session's new QR code, without an id), which
+    /// is never stored.
     types: Option<String>,
 }
 
@@ -49,7 +52,7 @@ async fn open(
     params: StreamParams,
     last_id: Option<u64>,
 ) -> ApiResult<mpsc::Receiver<StreamItem>> {
-    let kinds = event_types(params.types.as_deref())?;
+    let kinds = event_types(params.types.as_deref(), Carrier::Stream)?;
     let session = params.session.as_deref().map(|s| session_name(Some(s))).transpose()?;
     let after = match last_id.or(params.since) {
         Some(id) => id,
@@ -60,6 +63,8 @@ async fn open(
 
 /// Events as Server-Sent Events: each with its id (resume with `Last-Event-ID`), its
 /// type as the SSE event name and the event JSON as data; a comment every 15 s.
+/// `session.qr` comes without an id (it is not in the log), so it never moves
+/// `Last-Event-ID`.
 #[utoipa::path(get, operation_id = "stream_events", path = "/api/v1/events/stream", tag = "events", params(StreamParams),
     responses((status = 200, description = "An event stream (text/event-stream)"), (status = 404, description = "No such session", body = Problem),
               (status = 422, description = "A field is invalid", body = Problem)))]
@@ -86,6 +91,8 @@ pub async fn sse(
             StreamItem::Event(event) => {
                 SseEvent::default().id(event.id.to_string()).event(event.kind.clone()).data(payload(&event).to_string())
             }
+            // No `id:` line: the client's Last-Event-ID stays that of the last logged event.
+            StreamItem::Qr(qr) => SseEvent::default().event(SESSION_QR).data(qr.payload().to_string()),
             StreamItem::Dropped(reason) => return Some((Ok(SseEvent::default().event("dropped").data(reason)), None)),
         };
         Some((Ok(event), Some(rx)))
@@ -93,7 +100,8 @@ pub async fn sse(
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
 }
 
-/// Events over a WebSocket: each a text message with the event JSON; pings every 15 s.
+/// Events over a WebSocket: each a text message with the event JSON (`"id": null` for
+/// `session.qr`); pings every 15 s.
 /// A client that does not take a message within 5 s is dropped (close code 1008 and
 /// the reason, when the connection still carries it).
 #[utoipa::path(get, operation_id = "stream_events_ws", path = "/api/v1/events/ws", tag = "events", params(StreamParams),
@@ -116,6 +124,7 @@ async fn serve_ws(mut socket: WebSocket, mut rx: mpsc::Receiver<StreamItem>) {
         let message = tokio::select! {
             item = rx.recv() => match item {
                 Some(StreamItem::Event(event)) => Message::Text(payload(&event).to_string().into()),
+                Some(StreamItem::Qr(qr)) => Message::Text(qr.payload().to_string().into()),
                 Some(StreamItem::Dropped(reason)) => return close(socket, &reason).await,
                 None => return close(socket, "the stream ended").await,
             },

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use wagate_core::Gateway;
-use wagate_core::events::is_known_filter;
+use wagate_core::events::{STREAM_ONLY, is_known_filter, is_stream_filter};
 use wagate_store::{EventFilter, EventRecord};
 
 use super::params::session_name;
@@ -37,8 +37,9 @@ pub struct EventParams {
 pub struct Event {
     /// Increasing per tenant, without gaps.
     id: u64,
-    /// `message.received`, `message.reaction`, `poll.vote`, `message.edited`,
-    /// `message.revoked`, `group.updated` or `group.participants`.
+    /// One of the types of the README's event catalogue (`message.received`,
+    /// `message.status`, `session.status`, `presence.updated`, `call.incoming`,
+    /// `campaign.progress`…).
     #[serde(rename = "type")]
     #[schema(example = "message.received")]
     kind: String,
@@ -77,7 +78,7 @@ pub async fn list(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid_field("limit", "must be between 1 and 1000"));
     }
-    let kinds = event_types(params.types.as_deref())?;
+    let kinds = event_types(params.types.as_deref(), Carrier::Log)?;
     let session = params.session.as_deref().map(|s| session_name(Some(s))).transpose()?;
     let after = params.since.unwrap_or(0);
     let filter = EventFilter { after, kinds, limit, ..EventFilter::default() };
@@ -86,12 +87,27 @@ pub async fn list(
     Ok(axum::Json(EventPage { data: events.into_iter().map(Event::from).collect(), next_since }))
 }
 
+/// What reads the events: the log (`GET /events`, webhooks) or a live stream, which
+/// also carries the stream-only types.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Carrier {
+    Log,
+    Stream,
+}
+
 /// The type filter: empty or `*` means every type.
-pub(super) fn event_types(types: Option<&str>) -> ApiResult<Vec<String>> {
+pub(super) fn event_types(types: Option<&str>, carrier: Carrier) -> ApiResult<Vec<String>> {
     let Some(types) = types else { return Ok(Vec::new()) };
     let mut kinds = Vec::new();
     for kind in types.split(',').map(str::trim) {
-        if !is_known_filter(kind) {
+        if carrier == Carrier::Log && STREAM_ONLY.contains(&kind) {
+            return Err(stream_only("types", kind));
+        }
+        let known = match carrier {
+            Carrier::Log => is_known_filter(kind),
+            Carrier::Stream => is_stream_filter(kind),
+        };
+        if !known {
             return Err(ApiError::invalid_field("types", format!("'{kind}' is not an event type")));
         }
         if kind == "*" {
@@ -100,4 +116,15 @@ pub(super) fn event_types(types: Option<&str>) -> ApiResult<Vec<String>> {
         kinds.push(kind.to_owned());
     }
     Ok(kinds)
+}
+
+/// The answer to asking the log for what only live streams carry.
+pub(super) fn stream_only(field: &str, kind: &str) -> ApiError {
+    ApiError::invalid_field(
+        field,
+        format!(
+            "'{kind}' is never stored or sent to webhooks: QR codes are login secrets and go only to the live \
+             streams (/api/v1/events/stream, /api/v1/events/ws)"
+        ),
+    )
 }

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wagate_core::Gateway;
+use wagate_core::events::STREAM_ONLY;
 use wagate_core::webhooks::WebhookRequest;
 use wagate_store::{AttemptLog, DeadLetter, WebhookChange, WebhookRecord};
 use wagate_types::SessionName;
@@ -209,6 +210,15 @@ fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
     Ok(())
 }
 
+/// A webhook gets the log; what only live streams carry is refused by name (`*` and
+/// `session.*` simply do not include it).
+fn check_events(events: &[String]) -> ApiResult<()> {
+    match events.iter().find(|e| STREAM_ONLY.contains(&e.as_str())) {
+        Some(kind) => Err(super::events::stream_only("events", kind)),
+        None => Ok(()),
+    }
+}
+
 fn session(name: Option<&str>) -> ApiResult<Option<SessionName>> {
     name.map(|n| session_name(Some(n))).transpose()
 }
@@ -228,6 +238,9 @@ pub async fn create(
     }
     let headers = body.headers.unwrap_or_default();
     check_headers(&headers)?;
+    if let Some(events) = &body.events {
+        check_events(events)?;
+    }
     let request = WebhookRequest {
         url: body.url,
         session: session(body.session.as_deref())?,
@@ -279,6 +292,9 @@ pub async fn update(
 ) -> ApiResult<axum::Json<Webhook>> {
     if let Some(headers) = &body.headers {
         check_headers(headers)?;
+    }
+    if let Some(events) = &body.events {
+        check_events(events)?;
     }
     let session = match body.session {
         Some(name) => Some(session(name.as_deref())?),

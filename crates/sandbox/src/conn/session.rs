@@ -103,6 +103,7 @@ async fn on_node(conn: &mut Connection, grant: &LoginGrant, node: Node) -> anyho
         }
         "presence" => network.route_presence(device, &node),
         "chatstate" => network.route_chatstate(device, &node),
+        "call" => network.route_call(device, &node),
         // `<ib><unified_session/>` and offline-batch pulls: the whole queue goes at once.
         "ib" => return Ok(()),
         tag => {

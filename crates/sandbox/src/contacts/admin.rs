@@ -29,6 +29,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/contacts/{phone}/reactions", post(react))
         .route("/contacts/{phone}/votes", post(vote))
         .route("/contacts/{phone}/status", post(status))
+        .route("/contacts/{phone}/calls", post(call))
 }
 
 #[derive(Deserialize)]
@@ -74,6 +75,14 @@ struct Status {
     to: Vec<String>,
     #[serde(default)]
     background_argb: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Call {
+    to: String,
+    #[serde(default)]
+    video: bool,
 }
 
 async fn create(
@@ -179,4 +188,15 @@ async fn status(
     let Json(body) = body?;
     let phone = path_phone(&phone)?;
     Ok(sent(super::interactions::post_status(&shared, &phone, &body.text, &body.to, body.background_argb).await?))
+}
+
+/// `201 {"call_id": …}`: the call rings the callee's connected devices.
+async fn call(
+    State(shared): State<Arc<Shared>>,
+    Path(phone): Path<String>,
+    body: Result<Json<Call>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body?;
+    let call_id = super::calls::call(&shared, &path_phone(&phone)?, &body.to, body.video).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "call_id": call_id }))).into_response())
 }

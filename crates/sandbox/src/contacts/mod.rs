@@ -4,6 +4,7 @@
 //! they decrypt what they get, send receipts and texts, go offline and come back.
 
 mod admin;
+mod calls;
 mod client;
 mod interactions;
 mod media;

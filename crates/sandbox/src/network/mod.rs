@@ -4,6 +4,7 @@
 //! `presence`). One mutex guards it; it is never held across an await.
 
 mod account;
+mod calls;
 mod faults;
 mod groups;
 mod keys;

@@ -85,6 +85,11 @@ async fn a_campaign_is_fed_in_order_paused_back_and_cancelled(db: &TestDb) {
     assert_eq!(recipients[0].status, Some(MessageStatus::Sent));
     assert_eq!(recipients[1].status, Some(MessageStatus::Sending), "the one being sent stays");
     assert_eq!(recipients[2].status, Some(MessageStatus::Cancelled));
+    // The feeder completing it a moment later (it looked before the cancel) changes nothing.
+    let late = db.store.set_campaign_status(&tenant(), &stored.id, CampaignStatus::Completed, t0()).await.unwrap();
+    assert!(late.is_none(), "only a running campaign completes");
+    let kept = db.store.campaign(&tenant(), &stored.id).await.unwrap().unwrap();
+    assert_eq!((kept.status, kept.completed_at), (CampaignStatus::Cancelled, None));
 }
 
 wagate_store::on_both_backends!(claims_pass_over_capped_lanes_and_recipients_within_their_spacing);

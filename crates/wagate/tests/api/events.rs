@@ -164,6 +164,33 @@ async fn group_changes_by_others_are_events() {
 }
 
 #[tokio::test]
+async fn a_contact_coming_online_or_going_offline_is_told_once_per_change() {
+    let app = app().await;
+    let seen = OffsetDateTime::from_unix_timestamp(1_764_000_000).unwrap();
+    let reports = [(true, None), (true, None), (false, Some(seen)), (false, Some(seen)), (true, None)];
+    for (available, last_seen) in reports {
+        app.engine.event("default", EngineEvent::Presence { chat: ann(), available, last_seen }).await;
+    }
+    // A marker after the reports: the session's events are handled in order.
+    let call = EngineEvent::IncomingCall { call_id: "C1".into(), from: ann(), video: false, at: seen };
+    app.engine.event("default", call).await;
+    let page = eventually("the call after the presence reports", || async {
+        let page = events(&app, "?types=presence.updated,call.incoming").await;
+        types(&page).contains(&"call.incoming".to_owned()).then_some(page)
+    })
+    .await;
+    assert_eq!(types(&page), ["presence.updated", "presence.updated", "presence.updated", "call.incoming"], "{page:#}");
+    let list = page["data"].as_array().unwrap();
+    let person = json!({ "phone": "+9611234567", "jid": "9611234567@s.whatsapp.net" });
+    assert_eq!(list[0]["data"], json!({ "contact": person, "available": true, "last_seen": null }));
+    assert_eq!(list[1]["data"], json!({ "contact": person, "available": false, "last_seen": "2025-11-24T16:00:00Z" }));
+    assert_eq!(list[2]["data"]["available"], true);
+    assert_eq!(list[0]["session"], "default");
+    let at = "2025-11-24T16:00:00Z";
+    assert_eq!(list[3]["data"], json!({ "call_id": "C1", "from": person, "video": false, "at": at }));
+}
+
+#[tokio::test]
 async fn bad_event_queries_are_refused() {
     let app = app().await;
     for query in

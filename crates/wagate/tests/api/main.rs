@@ -4,6 +4,7 @@
 
 mod auth;
 mod auto_replies;
+mod campaign_progress;
 mod campaigns;
 mod chats;
 mod clock;
@@ -17,6 +18,7 @@ mod messages;
 mod openapi;
 mod opt_ins;
 mod pacing;
+mod qr_stream;
 mod received;
 mod sessions;
 mod shutdown;

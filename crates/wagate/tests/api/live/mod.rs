@@ -2,6 +2,7 @@
 //! phones scan their QR codes and whose contacts are real whatsapp-rust clients.
 
 mod auto_reply;
+mod calls;
 mod campaign;
 mod chats;
 mod faults;

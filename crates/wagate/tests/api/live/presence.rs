@@ -1,4 +1,5 @@
-//! Presence, live: a session follows a contact and sees them go offline and come back.
+//! Presence, live: a session follows a contact and sees them go offline and come back,
+//! each change told once as a `presence.updated` event.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -39,6 +40,20 @@ async fn a_followed_contact_is_seen_going_offline_and_coming_back() {
     assert!(gone["reported_at"].is_string(), "{gone}");
     live.sandbox.set_contact_online("+4915110000082", true).await.expect("Eve is back");
     presence(true).await;
+
+    // Each change is an event; what WhatsApp repeats is not.
+    let told = within(LINK_TIMEOUT, "Eve's return is told", || async {
+        let page: Value = live.app.get("/api/v1/events?types=presence.updated").await.json().await.unwrap();
+        let told: Vec<Value> = page["data"].as_array()?.iter().map(|e| e["data"].clone()).collect();
+        (told.len() >= 3 && told.last()?["available"] == true).then_some(told)
+    })
+    .await;
+    assert!(told.iter().all(|d| d["contact"]["phone"] == "+4915110000082"), "{told:#?}");
+    assert!(told.windows(2).all(|w| w[0] != w[1]), "no repeats: {told:#?}");
+    let available: Vec<&Value> = told.iter().map(|d| &d["available"]).collect();
+    assert!(available.ends_with(&[&json!(true), &json!(false), &json!(true)]), "{told:#?}");
+    let offline = &told[told.len() - 2];
+    assert!(offline["last_seen"].is_string(), "{offline}");
 
     let group = live.app.post("/api/v1/contacts/120363000000000001@g.us/presence/subscribe", json!({})).await;
     assert_problem(group, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
