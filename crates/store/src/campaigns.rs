@@ -177,10 +177,12 @@ impl Store {
 
     /// How many campaign messages (of any campaign) wait in the session's queue.
     pub async fn campaign_backlog(&self, session: SessionId) -> Result<u64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM messages WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending') \
-             AND origin = 'campaign'",
-        )
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM messages{} WHERE session_id = $1 \
+             AND status IN ('queued', 'scheduled', 'sending') AND origin = 'campaign'",
+            self.backend.waiting_index()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(session.to_string())
         .fetch_one(&self.pool)
         .await?;

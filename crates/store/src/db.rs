@@ -26,6 +26,17 @@ impl Backend {
         }
     }
 
+    /// Names the queue's partial index (`messages_waiting`) for a query that counts or
+    /// scans what waits: without statistics SQLite's planner takes an index on
+    /// `session_id` alone and reads every message the session ever had. Postgres plans
+    /// from its statistics.
+    pub(crate) fn waiting_index(self) -> &'static str {
+        match self {
+            Self::Sqlite => " INDEXED BY messages_waiting",
+            Self::Postgres => "",
+        }
+    }
+
     /// How a transaction that will write starts. SQLite takes the write lock up front so
     /// a read-then-write transaction never fails halfway on a busy database.
     pub(crate) fn begin_write(self) -> &'static str {

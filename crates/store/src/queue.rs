@@ -52,7 +52,8 @@ impl Store {
         }
         let sql = format!(
             "UPDATE messages SET status = 'sending', attempts = attempts + 1, lease_until = $3, updated_at = $2 \
-             WHERE id = (SELECT m.id FROM messages m WHERE m.session_id = $1 AND ({waiting}){held} \
+             WHERE id = (SELECT m.id FROM messages m WHERE m.session_id = $1 \
+                         AND m.status IN ('queued', 'scheduled', 'sending') AND ({waiting}){held} \
                          ORDER BY m.priority DESC, m.id LIMIT 1{pick}) \
                AND ({}) \
              RETURNING id",
@@ -100,10 +101,12 @@ impl Store {
 
     /// When the session's next waiting message becomes due, if any waits.
     pub async fn next_due_at(&self, session: SessionId) -> Result<Option<OffsetDateTime>> {
-        let row = sqlx::query(
+        let sql = format!(
             "SELECT MIN(CASE WHEN status = 'sending' THEN lease_until ELSE next_attempt_at END) AS due \
-             FROM messages WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
-        )
+             FROM messages{} WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
+            self.backend.waiting_index()
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(session.to_string())
         .fetch_one(&self.pool)
         .await?;

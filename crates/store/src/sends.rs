@@ -59,9 +59,11 @@ impl Store {
     /// order the dispatcher takes due ones (priority, then oldest), at most `limit`; and
     /// how many wait in all.
     pub async fn waiting(&self, session: SessionId, limit: u32) -> Result<(u64, Vec<MessageRecord>)> {
-        let count: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM messages WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
-        )
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM messages{} WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
+            self.backend.waiting_index()
+        );
+        let count: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(session.to_string())
         .fetch_one(&self.pool)
         .await?
