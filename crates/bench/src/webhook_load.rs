@@ -64,6 +64,10 @@ struct Cli {
     /// Length of the fixed-rate phase.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Seconds between the phases, for the database to copy the backlog's log back
+    /// (SQLite's checkpoint).
+    #[arg(long, default_value_t = 5)]
+    settle: u64,
 }
 
 /// A delivery as the receiver saw it.
@@ -185,6 +189,7 @@ async fn run(cli: &Cli, addr: std::net::SocketAddr, engine: &FakeEngine) -> anyh
     let backlog_elapsed = started.elapsed();
     check(&receiver.take(), 0..cli.backlog)?;
 
+    tokio::time::sleep(Duration::from_secs(cli.settle)).await;
     let sent = (cli.rate * cli.seconds as f64).round() as u32;
     eprintln!("fixed rate: {} messages at {}/s", thousands(sent.into()), cli.rate);
     let first = cli.backlog;

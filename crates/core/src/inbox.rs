@@ -3,24 +3,109 @@
 //! A reaction, vote, edit or revoke is stored as a message of its own and, in the same
 //! transaction, applied to the message it is about; the events of both are written in
 //! that transaction too.
+//!
+//! Sessions commit through one [`ReceivedWriter`]: whatever arrived while its previous
+//! commit ran goes in one transaction, so a busy gateway pays one disk write for many
+//! messages rather than one each.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, error};
 use wagate_engine::{EngineError, Inbox, IncomingMessage};
-use wagate_store::{NewInbound, Store};
+use wagate_store::{NewInbound, ReceivedBatch, Store};
 use wagate_types::{SessionId, SessionName, TenantId};
 
 use crate::events::ReceivedRules;
 use crate::received::row_of;
 use crate::webhooks::EventBus;
 
+/// Most messages one commit carries.
+const MAX_BATCH: usize = 512;
+
+/// Commits waiting for the writer; more make sessions wait (backpressure).
+const QUEUE: usize = 1024;
+
+/// What one session hands the writer.
+struct Job {
+    tenant: TenantId,
+    session: SessionId,
+    rows: Vec<NewInbound>,
+    now: OffsetDateTime,
+    reply: oneshot::Sender<Result<Vec<bool>, String>>,
+}
+
+/// The group-commit writer of received messages; its task ends when the last handle
+/// is dropped.
+#[derive(Clone)]
+pub struct ReceivedWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl ReceivedWriter {
+    pub fn spawn(store: Store) -> Self {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(write_loop(store, rx));
+        Self { jobs }
+    }
+
+    /// Stores `rows` for `session`; for each, whether it was stored now (false: a copy
+    /// of a message already stored).
+    async fn commit(
+        &self,
+        tenant: &TenantId,
+        session: SessionId,
+        rows: Vec<NewInbound>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<bool>, String> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job { tenant: tenant.clone(), session, rows, now, reply };
+        self.jobs.send(job).await.map_err(|_| "the gateway is stopping".to_owned())?;
+        answer.await.unwrap_or_else(|_| Err("the gateway is stopping".to_owned()))
+    }
+}
+
+async fn write_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
+    while let Some(first) = rx.recv().await {
+        let mut count = first.rows.len();
+        let mut jobs = vec![first];
+        while count < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => {
+                    count += job.rows.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let outcomes = {
+            let batches: Vec<ReceivedBatch> = jobs
+                .iter()
+                .map(|j| ReceivedBatch { tenant: &j.tenant, session: j.session, messages: &j.rows, now: j.now })
+                .collect();
+            store.commit_received_together(&batches, &ReceivedRules).await
+        };
+        match outcomes {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                    let _ = job.reply.send(outcome.map_err(|e| e.to_string()));
+                }
+            }
+            Err(e) => {
+                let e = e.to_string();
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
 /// One session's [`Inbox`]: commits what the session receives to the store.
 pub struct SessionInbox {
-    store: Store,
+    writer: ReceivedWriter,
     tenant: TenantId,
     session: SessionId,
     name: SessionName,
@@ -32,14 +117,14 @@ pub struct SessionInbox {
 
 impl SessionInbox {
     pub fn new(
-        store: Store,
+        writer: ReceivedWriter,
         tenant: TenantId,
         session: SessionId,
         name: SessionName,
         wake: Arc<Notify>,
         bus: EventBus,
     ) -> Self {
-        Self { store, tenant, session, name, wake, bus }
+        Self { writer, tenant, session, name, wake, bus }
     }
 }
 
@@ -49,7 +134,7 @@ impl Inbox for SessionInbox {
     async fn commit(&self, messages: &[IncomingMessage]) -> Result<(), EngineError> {
         let rows: Vec<NewInbound> = messages.iter().map(row_of).collect();
         let now = OffsetDateTime::now_utc();
-        match self.store.commit_received(&self.tenant, self.session, &rows, now, &ReceivedRules).await {
+        match self.writer.commit(&self.tenant, self.session, rows, now).await {
             Ok(stored) => {
                 let new = stored.iter().filter(|&&s| s).count();
                 debug!(new, repeated = stored.len() - new, "received messages committed");

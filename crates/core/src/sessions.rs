@@ -17,7 +17,7 @@ use wagate_store::{SessionRecord, SessionSettings, SessionState, Store};
 use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
 
 use crate::dispatch::{self, DispatchConfig};
-use crate::inbox::SessionInbox;
+use crate::inbox::{ReceivedWriter, SessionInbox};
 use crate::media::MediaStore;
 use crate::streams::QrBus;
 use crate::webhooks::EventBus;
@@ -91,12 +91,15 @@ struct Inner {
     bus: EventBus,
     /// Carries QR codes to the live streams.
     qr_bus: QrBus,
+    /// Commits what the sessions receive.
+    received: ReceivedWriter,
 }
 
 impl Sessions {
     pub fn new(store: Store, engine: Arc<dyn Engine>, dispatch: DispatchConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
+                received: ReceivedWriter::spawn(store.clone()),
                 store,
                 engine,
                 dispatch,
@@ -328,7 +331,7 @@ impl Sessions {
         // wakes the dispatcher.
         let wake = Arc::new(Notify::new());
         let inbox = Arc::new(SessionInbox::new(
-            store.clone(),
+            self.inner.received.clone(),
             record.tenant.clone(),
             record.id,
             record.name.clone(),

@@ -16,6 +16,14 @@ use crate::{
     SessionSettings, Store, StoreError, Target,
 };
 
+/// Messages one session received, for [`Store::commit_received_together`].
+pub struct ReceivedBatch<'a> {
+    pub tenant: &'a TenantId,
+    pub session: SessionId,
+    pub messages: &'a [NewInbound],
+    pub now: OffsetDateTime,
+}
+
 /// What one commit learnt about one sender.
 struct ContactUpdate<'a> {
     jid: &'a ChatId,
@@ -72,6 +80,46 @@ impl Store {
         rules: &dyn InboundRules,
     ) -> Result<Vec<bool>> {
         let mut tx = self.write().await?;
+        let stored = self.received_in(&mut tx, tenant, session, messages, now, rules).await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
+    /// Commits what several sessions received (whatever arrived while the previous
+    /// commit ran) in one transaction, as [`commit_received`](Self::commit_received)
+    /// would each. Each batch has a savepoint of its own: one that fails (its session
+    /// was deleted, say) leaves nothing behind and fails alone. Returns each batch's
+    /// outcome; the error is the transaction's when it could not commit at all.
+    pub async fn commit_received_together(
+        &self,
+        batches: &[ReceivedBatch<'_>],
+        rules: &dyn InboundRules,
+    ) -> Result<Vec<Result<Vec<bool>>>> {
+        let mut tx = self.write().await?;
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            sqlx::query("SAVEPOINT received").execute(&mut *tx).await?;
+            let outcome =
+                self.received_in(&mut tx, batch.tenant, batch.session, batch.messages, batch.now, rules).await;
+            if outcome.is_err() {
+                sqlx::query("ROLLBACK TO SAVEPOINT received").execute(&mut *tx).await?;
+            }
+            sqlx::query("RELEASE SAVEPOINT received").execute(&mut *tx).await?;
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn received_in(
+        &self,
+        tx: &mut crate::write::WriteTx,
+        tenant: &TenantId,
+        session: SessionId,
+        messages: &[NewInbound],
+        now: OffsetDateTime,
+        rules: &dyn InboundRules,
+    ) -> Result<Vec<bool>> {
         // Postgres: the same lock order as deleting a session (its row first), and the
         // session cannot go away under this commit.
         let lock = match self.backend {
@@ -82,7 +130,7 @@ impl Store {
         let session_row = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(session.to_string())
             .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("session {session}")))?;
         let own_phone: Option<String> = session_row.try_get("phone")?;
@@ -127,7 +175,7 @@ impl Store {
             insert.push(
                 " ON CONFLICT (session_id, chat, sender, wa_id) WHERE direction = 'inbound' DO NOTHING RETURNING id",
             );
-            for row in insert.build()?.fetch_all(&mut *tx).await? {
+            for row in insert.build()?.fetch_all(&mut **tx).await? {
                 inserted.insert(row.try_get::<String, _>("id")?);
             }
         }
@@ -136,33 +184,33 @@ impl Store {
         let mut stored_now = Vec::new();
         for msg in fresh.iter().filter(|m| inserted.contains(&m.id.to_string())) {
             let target = match msg.target {
-                Some(_) => self.apply_to_target(&mut tx, session, msg, now, rules).await?,
+                Some(_) => self.apply_to_target(tx, session, msg, now, rules).await?,
                 None => None,
             };
             let stored = inbound_record(tenant, session, &session_name, &recipient, msg, now);
             events.extend(rules.events(&stored, target.as_ref()));
             stored_now.push(stored);
         }
-        self.append_events(&mut tx, tenant, &events, now).await?;
+        self.append_events(tx, tenant, &events, now).await?;
 
         // In order, so a second message of the same batch sees what the first changed.
         for stored in &stored_now {
             let needs = rules.needs(&settings, stored);
             let known = Known {
                 opt_in: match &needs.opt_in_of {
-                    Some(contact) => self.opt_in_in(&mut tx, session, contact).await?,
+                    Some(contact) => self.opt_in_in(tx, session, contact).await?,
                     None => None,
                 },
                 auto_replies: match needs.auto_replies {
-                    true => Some(self.auto_replies_in(&mut tx, session, &stored.chat, stored.created_at).await?),
+                    true => Some(self.auto_replies_in(tx, session, &stored.chat, stored.created_at).await?),
                     false => None,
                 },
             };
             let response = rules.respond(&settings, stored, &known);
             if let Some(change) = &response.opt_in {
-                self.change_opt_in(&mut tx, tenant, session, change, now).await?;
+                self.change_opt_in(tx, tenant, session, change, now).await?;
             }
-            self.insert_outbound(&mut tx, response.replies.iter()).await?;
+            self.insert_outbound(tx, response.replies.iter()).await?;
         }
 
         // One update per sender, in the order they first appear; the newest push name wins.
@@ -214,9 +262,8 @@ impl Store {
                      THEN excluded.last_message_at ELSE contacts.last_message_at END, \
                  messages_received = contacts.messages_received + excluded.messages_received",
             );
-            upsert.build()?.execute(&mut *tx).await?;
+            upsert.build()?.execute(&mut **tx).await?;
         }
-        tx.commit().await?;
 
         let mut stored_now = HashSet::new();
         Ok(messages.iter().map(|m| inserted.contains(&m.id.to_string()) && stored_now.insert(m.id)).collect())

@@ -36,6 +36,7 @@ pub use contacts::{ContactCursor, ContactFilter, ContactSummary};
 pub use db::{Backend, Store, redact};
 pub use engine_state::{EngineState, EngineStateTx, EngineWrite};
 pub use events::{EventFilter, EventRecord, NewEvent};
+pub use inbound::ReceivedBatch;
 pub use media::MediaRecord;
 pub use model::*;
 pub use number_checks::NumberCheckRecord;

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use wagate_types::{SessionId, TenantId};
 
+use crate::messages::INSERT_CHUNK;
 use crate::statement::Statement;
 use crate::time_ms::{from_ms, opt_from_ms, to_ms};
 use crate::{EventFilter, EventRecord, NewEvent, Result, Store, StoreError};
@@ -209,13 +210,15 @@ impl Store {
             return Ok(());
         };
         let mut tx = self.write().await?;
-        for log in logs {
-            self.log_attempt(&mut tx, id, log).await?;
-            sqlx::query("DELETE FROM webhook_dead_letters WHERE webhook_id = $1 AND event_id = $2")
-                .bind(id)
-                .bind(i64::try_from(log.event_id).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
+        self.log_attempts(&mut tx, id, logs).await?;
+        for chunk in logs.chunks(INSERT_CHUNK) {
+            let mut delete = Statement::new(self.backend, "DELETE FROM webhook_dead_letters WHERE webhook_id = ");
+            delete.push_bind(id.to_owned()).push(" AND event_id IN (");
+            for (n, log) in chunk.iter().enumerate() {
+                delete.push(if n == 0 { "" } else { ", " }).push_bind(i64::try_from(log.event_id).unwrap_or(i64::MAX));
+            }
+            delete.push(")");
+            delete.build()?.execute(&mut *tx).await?;
         }
         sqlx::query(
             "UPDATE webhooks SET cursor = CASE WHEN cursor < $2 THEN $2 ELSE cursor END, head_attempts = 0, \
@@ -385,20 +388,27 @@ impl Store {
     }
 
     async fn log_attempt(&self, tx: &mut crate::write::WriteTx, id: &str, log: &AttemptLog) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO webhook_attempts (id, webhook_id, event_id, attempt, status_code, latency_ms, error, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(id)
-        .bind(i64::try_from(log.event_id).unwrap_or(i64::MAX))
-        .bind(i64::from(log.attempt))
-        .bind(log.status_code.map(i64::from))
-        .bind(i64::try_from(log.latency_ms).unwrap_or(i64::MAX))
-        .bind(log.error.clone())
-        .bind(to_ms(log.at))
-        .execute(&mut **tx)
-        .await?;
+        self.log_attempts(tx, id, std::slice::from_ref(log)).await
+    }
+
+    async fn log_attempts(&self, tx: &mut crate::write::WriteTx, id: &str, logs: &[AttemptLog]) -> Result<()> {
+        for chunk in logs.chunks(INSERT_CHUNK) {
+            let mut insert = Statement::new(
+                self.backend,
+                "INSERT INTO webhook_attempts (id, webhook_id, event_id, attempt, status_code, latency_ms, error, at) ",
+            );
+            insert.push_values(chunk, |row, log| {
+                row.push_bind(uuid::Uuid::now_v7().to_string())
+                    .push_bind(id.to_owned())
+                    .push_bind(i64::try_from(log.event_id).unwrap_or(i64::MAX))
+                    .push_bind(i64::from(log.attempt))
+                    .push_bind(log.status_code.map(i64::from))
+                    .push_bind(i64::try_from(log.latency_ms).unwrap_or(i64::MAX))
+                    .push_bind(log.error.clone())
+                    .push_bind(to_ms(log.at));
+            });
+            insert.build()?.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 }

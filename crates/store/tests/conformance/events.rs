@@ -2,7 +2,7 @@
 //! the transaction that stores what they tell of.
 
 use serde_json::{Value, json};
-use wagate_store::{EventFilter, InboundRules, MessageRecord, NewEvent, NewInbound, Target};
+use wagate_store::{EventFilter, InboundRules, MessageRecord, NewEvent, NewInbound, ReceivedBatch, Target};
 use wagate_types::ChatId;
 
 use crate::{TestDb, accept, inbound, new_session, new_session_of, secs, t0, tenant, text};
@@ -13,6 +13,7 @@ wagate_store::on_both_backends!(
     concurrent_appends_leave_no_gap_and_no_repeat,
     a_commit_writes_the_events_of_what_it_stored_and_nothing_for_copies,
     a_failed_commit_leaves_no_event,
+    batches_committed_together_fail_alone,
 );
 
 fn event(kind: &str, n: u32) -> NewEvent {
@@ -163,4 +164,45 @@ async fn a_failed_commit_leaves_no_event(db: &TestDb) {
     assert!(db.store.commit_received(&other, session.id, &[msg], t0(), &Rules).await.is_err());
     assert!(db.store.events(&other, &all()).await.unwrap().is_empty());
     assert!(db.store.events(&tenant(), &all()).await.unwrap().is_empty());
+}
+
+async fn batches_committed_together_fail_alone(db: &TestDb) {
+    let sales = new_session(&db.store, "sales").await;
+    let support = new_session(&db.store, "support").await;
+    let gone = new_session(&db.store, "gone").await;
+    assert!(db.store.delete_session(gone.id).await.unwrap());
+    let sent = accept(&db.store, text(&sales, t0())).await;
+    let (one, two, three) =
+        (inbound("15550000001", "One", t0()), inbound("15550000002", "Two", t0()), inbound("15550000003", "Three", t0()));
+    // A row id that is taken fails the third batch after its first insert went in.
+    let mut clash = inbound("15550000004", "Clash", t0());
+    clash.id = sent.id;
+    let lost = inbound("15550000005", "Lost", t0());
+    let mut elsewhere = one.clone();
+    elsewhere.id = wagate_types::MessageId::new();
+    let now = t0() + secs(1);
+    let batches = [
+        ReceivedBatch { tenant: &tenant(), session: sales.id, messages: std::slice::from_ref(&one), now },
+        ReceivedBatch { tenant: &tenant(), session: gone.id, messages: std::slice::from_ref(&lost), now },
+        ReceivedBatch { tenant: &tenant(), session: support.id, messages: &[two.clone(), clash], now },
+        ReceivedBatch { tenant: &tenant(), session: support.id, messages: &[three.clone(), elsewhere.clone()], now },
+    ];
+
+    let outcomes = db.store.commit_received_together(&batches, &Rules).await.unwrap();
+
+    assert_eq!(outcomes[0].as_ref().unwrap(), &[true]);
+    assert!(matches!(outcomes[1], Err(wagate_store::StoreError::NotFound(_))), "{:?}", outcomes[1]);
+    assert!(outcomes[2].is_err(), "{:?}", outcomes[2]);
+    // The same WhatsApp message in another session is a message of its own.
+    assert_eq!(outcomes[3].as_ref().unwrap(), &[true, true]);
+    let events = db.store.events(&tenant(), &all()).await.unwrap();
+    let ids: Vec<&str> = events.iter().map(|e| e.data["id"].as_str().unwrap()).collect();
+    let want = [one.id.to_string(), three.id.to_string(), elsewhere.id.to_string()];
+    assert_eq!(ids, want, "the events of the batches that went in, in order, and nothing of the others");
+    assert!(events.windows(2).all(|w| w[1].id == w[0].id + 1));
+    assert_eq!(events[0].session.as_deref(), Some("sales"));
+    assert_eq!(events[1].session.as_deref(), Some("support"));
+    // The failed batch left no row: delivered again on its own, it goes in whole.
+    let again = db.store.commit_received(&tenant(), support.id, std::slice::from_ref(&two), now, &Rules).await;
+    assert_eq!(again.unwrap(), [true]);
 }
