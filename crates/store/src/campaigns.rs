@@ -182,10 +182,7 @@ impl Store {
              AND status IN ('queued', 'scheduled', 'sending') AND origin = 'campaign'",
             self.backend.waiting_index()
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(session.to_string())
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(session.to_string()).fetch_one(&self.pool).await?;
         Ok(u64::try_from(row.try_get::<i64, _>("n")?).unwrap_or(0))
     }
 

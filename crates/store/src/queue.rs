@@ -64,7 +64,10 @@ impl Store {
         if let Some(spacing) = rules.recipient_spacing {
             query = query.bind(to_ms(now - spacing));
         }
-        let claimed = query.fetch_optional(&self.pool).await?;
+        // A write: on SQLite it takes its turn with the other writers (see `write`).
+        let mut tx = self.write().await?;
+        let claimed = query.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
         match claimed {
             Some(row) => {
                 let id: String = row.try_get("id")?;
@@ -106,10 +109,7 @@ impl Store {
              FROM messages{} WHERE session_id = $1 AND status IN ('queued', 'scheduled', 'sending')",
             self.backend.waiting_index()
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(session.to_string())
-        .fetch_one(&self.pool)
-        .await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(session.to_string()).fetch_one(&self.pool).await?;
         Ok(opt_from_ms(row.try_get("due")?))
     }
 

@@ -64,10 +64,10 @@ impl Store {
             self.backend.waiting_index()
         );
         let count: i64 = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(session.to_string())
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("n")?;
+            .bind(session.to_string())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
         let sql = format!(
             "SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.session_id = $1 \
              AND m.status IN ('queued', 'scheduled', 'sending') ORDER BY m.priority DESC, m.id LIMIT $2"

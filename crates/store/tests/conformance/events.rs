@@ -172,8 +172,11 @@ async fn batches_committed_together_fail_alone(db: &TestDb) {
     let gone = new_session(&db.store, "gone").await;
     assert!(db.store.delete_session(gone.id).await.unwrap());
     let sent = accept(&db.store, text(&sales, t0())).await;
-    let (one, two, three) =
-        (inbound("15550000001", "One", t0()), inbound("15550000002", "Two", t0()), inbound("15550000003", "Three", t0()));
+    let (one, two, three) = (
+        inbound("15550000001", "One", t0()),
+        inbound("15550000002", "Two", t0()),
+        inbound("15550000003", "Three", t0()),
+    );
     // A row id that is taken fails the third batch after its first insert went in.
     let mut clash = inbound("15550000004", "Clash", t0());
     clash.id = sent.id;
