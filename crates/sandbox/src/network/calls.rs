@@ -43,13 +43,7 @@ impl Network {
             .attr("version", CALLER_VERSION)
             .children(node.children().unwrap_or_default().iter().cloned())
             .build();
-        routed.deliveries = state
-            .companions_of(&to)
-            .iter()
-            .filter(|d| *d != sender)
-            .filter_map(|d| state.live_handle(d))
-            .map(|h| (h, relay.clone()))
-            .collect();
+        routed.deliveries = state.to_live_companions(&to, sender, &relay);
         routed
     }
 }

@@ -54,14 +54,7 @@ impl Network {
             .attr("from", sender.to_non_ad())
             .children(node.children().unwrap_or_default().iter().cloned())
             .build();
-        let deliveries = state
-            .companions_of(&to)
-            .iter()
-            .filter(|d| *d != sender)
-            .filter_map(|d| state.live_handle(d))
-            .map(|h| (h, relay.clone()))
-            .collect();
-        Routed { reply: Vec::new(), deliveries }
+        Routed { reply: Vec::new(), deliveries: state.to_live_companions(&to, sender, &relay) }
     }
 }
 
@@ -81,6 +74,17 @@ impl Network {
 }
 
 impl State {
+    /// `node` for every connected device of `to` but `sender`: what reaches only those
+    /// online now (chat states, call offers), never queued.
+    pub(super) fn to_live_companions(&self, to: &Jid, sender: &Jid, node: &Node) -> Vec<(ConnHandle, Node)> {
+        self.companions_of(to)
+            .iter()
+            .filter(|d| *d != sender)
+            .filter_map(|d| self.live_handle(d))
+            .map(|h| (h, node.clone()))
+            .collect()
+    }
+
     /// The connection of a device that is past its offline drain.
     pub(super) fn live_handle(&self, device: &Jid) -> Option<ConnHandle> {
         let id = self.live.get(device)?;

@@ -7,9 +7,9 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::helpers::{KEY, TestApp, assert_problem, phone};
+use crate::streams::{Socket, connect};
 
 /// One SSE frame: its `id:` (if any), its event name and its data.
 type Frame = (Option<u64>, String, Value);
@@ -39,15 +39,6 @@ async fn sse(app: &TestApp, query: &str) -> reqwest::Response {
     let response = app.client.get(&url).header("X-API-Key", KEY).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK, "{query}");
     response
-}
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn ws(app: &TestApp, query: &str) -> Socket {
-    let url = app.url(&format!("/api/v1/events/ws{query}")).replacen("http", "ws", 1);
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert("X-API-Key", KEY.parse().unwrap());
-    tokio_tungstenite::connect_async(request).await.expect("the WebSocket opens").0
 }
 
 /// Messages from the socket until `done` holds for one; returns them all.
@@ -80,8 +71,8 @@ async fn a_new_qr_code_goes_to_the_streams_that_may_see_it_and_nowhere_else() {
     app.create_session("support").await;
     let mut everything = sse(&app, "?since=0").await;
     let mut statuses = sse(&app, "?types=session.status").await;
-    let mut support = ws(&app, "?session=support&types=session.*").await;
-    let mut default = ws(&app, "?session=default").await;
+    let mut support = connect(&app, "?session=support&types=session.*").await;
+    let mut default = connect(&app, "?session=default").await;
 
     let restarted = app.post("/api/v1/sessions/support/restart", json!({})).await;
     assert_eq!(restarted.status(), StatusCode::OK);

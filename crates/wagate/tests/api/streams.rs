@@ -73,9 +73,9 @@ async fn an_sse_client_resumes_with_its_last_event_id_and_misses_nothing() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp, query: &str) -> Socket {
+pub(crate) async fn connect(app: &TestApp, query: &str) -> Socket {
     let url = app.url(&format!("/api/v1/events/ws{query}")).replacen("http", "ws", 1);
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert("X-API-Key", KEY.parse().unwrap());
