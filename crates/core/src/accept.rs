@@ -66,7 +66,6 @@ async fn write_loop(
     stop: CancellationToken,
     on_created: Arc<dyn Fn(SessionId) + Send + Sync>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         let first = tokio::select! {
             job = rx.recv() => job,
@@ -77,19 +76,29 @@ async fn write_loop(
             }
         };
         let Some(first) = first else { return };
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        commit(&store, &mut batch, on_created.as_ref()).await;
+        commit(&store, gather(&mut rx, first, MAX_BATCH, |_| 1), on_created.as_ref()).await;
     }
 }
 
-async fn commit(store: &Store, batch: &mut Vec<(NewMessage, Reply)>, on_created: &(dyn Fn(SessionId) + Send + Sync)) {
-    let (messages, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+/// A group commit's jobs: `first`, and those already waiting behind it while their
+/// `weight`s (messages, say) add up to less than `max`.
+pub(crate) fn gather<T>(rx: &mut mpsc::Receiver<T>, first: T, max: usize, weight: impl Fn(&T) -> usize) -> Vec<T> {
+    let mut total = weight(&first);
+    let mut jobs = vec![first];
+    while total < max {
+        match rx.try_recv() {
+            Ok(job) => {
+                total += weight(&job);
+                jobs.push(job);
+            }
+            Err(_) => break,
+        }
+    }
+    jobs
+}
+
+async fn commit(store: &Store, batch: Vec<(NewMessage, Reply)>, on_created: &(dyn Fn(SessionId) + Send + Sync)) {
+    let (messages, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
     match store.accept_messages(&messages).await {
         Ok(outcomes) => {
             let mut woken: Vec<SessionId> = Vec::new();

@@ -18,6 +18,7 @@ use wagate_engine::{EngineError, Inbox, IncomingMessage};
 use wagate_store::{NewInbound, ReceivedBatch, Store};
 use wagate_types::{SessionId, SessionName, TenantId};
 
+use crate::accept::gather;
 use crate::events::ReceivedRules;
 use crate::received::row_of;
 use crate::webhooks::EventBus;
@@ -69,17 +70,7 @@ impl ReceivedWriter {
 
 async fn write_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
     while let Some(first) = rx.recv().await {
-        let mut count = first.rows.len();
-        let mut jobs = vec![first];
-        while count < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => {
-                    count += job.rows.len();
-                    jobs.push(job);
-                }
-                Err(_) => break,
-            }
-        }
+        let jobs = gather(&mut rx, first, MAX_BATCH, |job| job.rows.len());
         let outcomes = {
             let batches: Vec<ReceivedBatch> = jobs
                 .iter()

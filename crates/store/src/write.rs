@@ -15,7 +15,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 use crate::{Result, Store, StoreError};
 
 /// How long a writer waits for its turn: SQLite's busy timeout.
-pub(crate) const WRITE_WAIT: Duration = Duration::from_secs(10);
+const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 /// Whose turn it is to write, on SQLite.
 pub(crate) type Writers = Option<Arc<Mutex<()>>>;
