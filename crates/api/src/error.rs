@@ -83,6 +83,20 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", detail)
     }
 
+    /// 507 for a full disk, 503 for a database that refuses writes or does not answer;
+    /// either way nothing changed and the same request works once the fault is gone.
+    pub fn storage(fault: wagate_core::StorageFault) -> Self {
+        use wagate_core::StorageFault;
+        let status = match fault {
+            StorageFault::Full => StatusCode::INSUFFICIENT_STORAGE,
+            StorageFault::ReadOnly | StorageFault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let mut e =
+            Self::new(status, fault.code(), format!("{}; nothing was changed, try again later", fault.describe()));
+        e.retry_after = Some(30);
+        e
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }
@@ -123,6 +137,7 @@ impl From<CoreError> for ApiError {
                 };
                 Self::new(status, "whatsapp_refused", format!("WhatsApp refused it ({code}): {message}"))
             }
+            CoreError::Storage(fault) => Self::storage(fault),
             CoreError::ShuttingDown => {
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

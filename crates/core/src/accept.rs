@@ -43,7 +43,10 @@ impl Accepter {
         self.jobs.send((message, reply)).await.map_err(|_| Error::ShuttingDown)?;
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(e)) => Err(Error::Internal(anyhow!("storing the message failed: {e:#}"))),
+            Ok(Err(e)) => Err(match wagate_store::fault_in((*e).as_ref()) {
+                Some(fault) => Error::Storage(fault),
+                None => Error::Internal(anyhow!("storing the message failed: {e:#}")),
+            }),
             Err(_) => Err(Error::ShuttingDown),
         }
     }

@@ -34,16 +34,38 @@ pub enum Error {
     /// The operation needs something the session does not have right now.
     #[error("{0}")]
     Unavailable(String),
+    /// The database cannot store or read what the operation needs right now (a full
+    /// disk, a database that refuses writes or does not answer). Nothing was changed;
+    /// the same request succeeds once the fault is gone.
+    #[error("{}", .0.describe())]
+    Storage(wagate_store::StorageFault),
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
 }
 
 impl Error {
+    /// An unexpected failure, unless a storage fault lies behind it.
+    pub fn internal(e: anyhow::Error) -> Self {
+        match wagate_store::fault_in(e.as_ref()) {
+            Some(fault) => {
+                tracing::warn!(error = format!("{e:#}"), "storage fault");
+                Self::Storage(fault)
+            }
+            None => Self::Internal(e),
+        }
+    }
+
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::Invalid { field: field.to_owned(), message: message.into() }
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Self::internal(e)
     }
 }
 
@@ -51,7 +73,13 @@ impl From<wagate_store::StoreError> for Error {
     fn from(e: wagate_store::StoreError) -> Self {
         match e {
             wagate_store::StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
-            other => Self::Internal(anyhow::Error::new(other)),
+            other => match other.fault() {
+                Some(fault) => {
+                    tracing::warn!(error = %other, "storage fault");
+                    Self::Storage(fault)
+                }
+                None => Self::Internal(anyhow::Error::new(other)),
+            },
         }
     }
 }

@@ -56,6 +56,6 @@ pub mod webhooks;
 
 pub use error::Error;
 pub use gateway::{Gateway, GatewayConfig};
-pub use wagate_store::{MessageRecord, SessionRecord, SessionSettings, Store};
+pub use wagate_store::{MessageRecord, SessionRecord, SessionSettings, StorageFault, Store};
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

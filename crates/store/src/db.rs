@@ -1,4 +1,5 @@
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -53,7 +54,16 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) backend: Backend,
     pub(crate) writers: crate::write::Writers,
+    pub(crate) probe: std::sync::Arc<crate::fault::Probe>,
+    /// SQLite's page limit for every connection, once one was set.
+    page_limit: std::sync::Arc<AtomicU64>,
 }
+
+/// No limit was ever set: connections keep SQLite's default.
+const NO_PAGE_LIMIT: u64 = 0;
+
+/// SQLite's own largest page count, which lifts a limit again.
+const SQLITE_MAX_PAGES: u64 = 4_294_967_294;
 
 impl Store {
     /// Connects to `url` (`sqlite://path?mode=rwc` or `postgres://…`) and brings the
@@ -74,11 +84,21 @@ impl Store {
             )
         })?;
         let options: AnyConnectOptions = url.parse()?;
+        let page_limit = std::sync::Arc::new(AtomicU64::new(NO_PAGE_LIMIT));
         let pool = match backend {
             Backend::Sqlite => {
+                let limit = page_limit.clone();
+                let on_connect = page_limit.clone();
                 AnyPoolOptions::new()
                     .max_connections(8)
-                    .after_connect(|conn, _meta| {
+                    .before_acquire(move |conn, _meta| {
+                        let pages = limit.load(Ordering::Relaxed);
+                        // SQLite keeps the limit per connection: each takes the current
+                        // one as it is handed out.
+                        Box::pin(async move { apply_page_limit(conn, pages).await.map(|()| true) })
+                    })
+                    .after_connect(move |conn, _meta| {
+                        let pages = on_connect.load(Ordering::Relaxed);
                         Box::pin(async move {
                             // WAL lets readers run beside the writer; FULL makes every
                             // commit reach the disk before a client hears "accepted".
@@ -87,7 +107,7 @@ impl Store {
                                  PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                             )
                             .await?;
-                            Ok(())
+                            apply_page_limit(conn, pages).await
                         })
                     })
                     .connect_with(options)
@@ -102,11 +122,27 @@ impl Store {
             }
         };
         let writers = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, backend, writers })
+        Ok(Self { pool, backend, writers, probe: Default::default(), page_limit })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Caps how large a SQLite database may grow, in bytes (`None` lifts the cap): a
+    /// write that needs more fails as a full disk would, with [`StorageFault::Full`].
+    /// A cap below the current size holds it where it is. Nothing on Postgres.
+    ///
+    /// [`StorageFault::Full`]: crate::StorageFault::Full
+    pub async fn limit_size(&self, bytes: Option<u64>) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Ok(());
+        }
+        let row = sqlx::query("PRAGMA page_size").fetch_one(&self.pool).await?;
+        let page_size = u64::try_from(sqlx::Row::try_get::<i64, _>(&row, 0)?).unwrap_or(4096).max(512);
+        let pages = bytes.map_or(SQLITE_MAX_PAGES, |b| (b / page_size).max(1));
+        self.page_limit.store(pages, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Applies the embedded migrations that have not run yet.
@@ -139,6 +175,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (10, "opt_in", include_str!("../migrations/sqlite/0010_opt_in.sql")),
             (11, "campaigns", include_str!("../migrations/sqlite/0011_campaigns.sql")),
             (12, "webhooks", include_str!("../migrations/sqlite/0012_webhooks.sql")),
+            (14, "storage_probe", include_str!("../migrations/sqlite/0014_storage_probe.sql")),
         ],
         Backend::Postgres => &[
             (1, "init", include_str!("../migrations/postgres/0001_init.sql")),
@@ -153,6 +190,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (10, "opt_in", include_str!("../migrations/postgres/0010_opt_in.sql")),
             (11, "campaigns", include_str!("../migrations/postgres/0011_campaigns.sql")),
             (12, "webhooks", include_str!("../migrations/postgres/0012_webhooks.sql")),
+            (14, "storage_probe", include_str!("../migrations/postgres/0014_storage_probe.sql")),
         ],
     };
     files
@@ -161,6 +199,13 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
         })
         .collect()
+}
+
+async fn apply_page_limit(conn: &mut sqlx::AnyConnection, pages: u64) -> std::result::Result<(), sqlx::Error> {
+    if pages != NO_PAGE_LIMIT {
+        conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA max_page_count = {pages}"))).await?;
+    }
+    Ok(())
 }
 
 /// A database URL with its password hidden, for messages.

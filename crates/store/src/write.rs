@@ -4,14 +4,22 @@
 //! free while writers slept, and a commit that takes a millisecond waited for tens.
 //! A writer in another process is still waited for by SQLite itself. Postgres has no
 //! such lock; its writers go straight in.
+//!
+//! A transaction that does not commit, because a statement or the commit itself failed
+//! or because its caller gave up, closes its connection instead of handing it back to
+//! the pool: after a full disk SQLite may already have rolled the transaction back on
+//! its own, and a connection whose transaction state is not known must never serve the
+//! next writer.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::fault::Probe;
 use crate::{Result, Store, StoreError};
 
 /// How long a writer waits for its turn: SQLite's busy timeout.
@@ -22,14 +30,33 @@ pub(crate) type Writers = Option<Arc<Mutex<()>>>;
 
 /// A transaction that writes; the next writer's turn comes when it commits or is dropped.
 pub(crate) struct WriteTx {
-    tx: Transaction<'static, Any>,
+    conn: PoolConnection<Any>,
+    /// Whether the transaction ended cleanly (committed, or rolled back on purpose).
+    ended: bool,
+    probe: Arc<Probe>,
     _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
-    pub(crate) async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
+    pub(crate) async fn commit(mut self) -> Result<()> {
+        let done = (&mut *self.conn).execute("COMMIT").await.map(|_| ()).map_err(StoreError::from);
+        self.probe.commit_ended(&done);
+        self.ended = done.is_ok();
+        done
+    }
+
+    /// The caller rolled the transaction back itself: the connection may serve again.
+    pub(crate) fn rolled_back(&mut self) {
+        self.ended = true;
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if !self.ended {
+            // Closing the connection rolls back whatever it still holds.
+            self.conn.close_on_drop();
+        }
     }
 }
 
@@ -37,13 +64,13 @@ impl Deref for WriteTx {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        &self.tx
+        &self.conn
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        &mut self.conn
     }
 }
 
@@ -59,7 +86,11 @@ impl Store {
             ),
             None => None,
         };
-        let tx = self.pool.begin_with(self.backend.begin_write()).await?;
-        Ok(WriteTx { tx, _turn: turn })
+        let mut conn = self.pool.acquire().await?;
+        if let Err(e) = (&mut *conn).execute(self.backend.begin_write()).await {
+            conn.close_on_drop();
+            return Err(e.into());
+        }
+        Ok(WriteTx { conn, ended: false, probe: self.probe.clone(), _turn: turn })
     }
 }

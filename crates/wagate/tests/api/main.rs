@@ -23,6 +23,7 @@ mod received;
 mod sessions;
 mod shutdown;
 mod status;
+mod storage;
 mod streams;
 mod typing;
 mod validation;
