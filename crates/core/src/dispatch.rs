@@ -58,6 +58,9 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
     let clock = &config.clock;
     let mut live = rt.live.subscribe();
     let mut not_before: Option<OffsetDateTime> = None;
+    // After a failed claim (a database that takes no writes, say): the wait before the
+    // next try, growing while it keeps failing.
+    let mut claim_backoff = CLAIM_RETRY_FIRST;
     loop {
         tokio::select! {
             connected = live.wait_for(|l| l.status == SessionStatus::Connected) => {
@@ -72,8 +75,9 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
             }
         }
         let now = clock.now();
-        if let Some(until) = paced_until(&rt, &store, now).await {
-            debug!(session = %rt.name, %until, "waiting for the session's caps or quiet hours");
+        if let Some((why, until)) = paced_until(&rt, &store, now).await {
+            debug!(session = %rt.name, %until, %why, "waiting for the session's caps or quiet hours");
+            rt.set_hold(Some((why, until)));
             tokio::select! {
                 () = clock.sleep_until(until) => {}
                 () = rt.wake.notified() => {}
@@ -82,7 +86,11 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
             continue;
         }
         let (rules, held_until) = claim_rules(&rt, &store, now).await;
+        rt.set_hold(None);
         let claimed = store.claim_next_where(rt.id, now, now + config.lease, &rules).await;
+        if claimed.is_ok() {
+            claim_backoff = CLAIM_RETRY_FIRST;
+        }
         match claimed {
             Ok(Some(message)) => {
                 let result = attempt(&rt, &store, &message, media.get(), &config).await;
@@ -90,7 +98,7 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
                     result,
                     AttemptResult::NotAttempted | AttemptResult::Held { .. } | AttemptResult::OptedOut { .. }
                 );
-                record(&store, &message, &result).await;
+                record(&store, &message, &result, config.lease).await;
                 rt.bus.written();
                 if message.origin == Some(Origin::Campaign) {
                     rt.campaign_wake.notify_one();
@@ -101,11 +109,14 @@ pub(crate) async fn run(rt: Arc<Runtime>, store: Store, media: MediaSlot, config
             }
             Ok(None) => idle(&rt, &store, &config, held_until).await,
             Err(e) => {
-                error!(session = %rt.name, error = %e, "could not take the next message");
+                error!(session = %rt.name, error = %e, retry_in = ?claim_backoff, "could not take the next message");
+                // A message accepted meanwhile shows the database takes writes again.
                 tokio::select! {
-                    () = clock.sleep(Duration::from_secs(1)) => {}
+                    () = clock.sleep(claim_backoff) => {}
+                    () = rt.wake.notified() => {}
                     () = rt.cancel.cancelled() => return,
                 }
+                claim_backoff = (claim_backoff * 2).min(CLAIM_RETRY_MAX);
             }
         }
     }
@@ -167,15 +178,22 @@ async fn attempt(
     }
 }
 
-/// Records the result, retrying a failing database a few times: a lost update would
-/// leave the message `sending` until its lease runs out, and then send it again.
-async fn record(store: &Store, message: &MessageRecord, result: &AttemptResult) {
-    for delay_ms in [0, 100, 500, 2_000] {
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+/// Records the result, retrying a failing database (a full disk, say) until the
+/// message's lease runs out: a lost update leaves the message `sending` until then, and
+/// then it is sent again under the same WhatsApp id.
+async fn record(store: &Store, message: &MessageRecord, result: &AttemptResult, lease: Duration) {
+    let give_up = tokio::time::Instant::now() + lease;
+    let mut delay = Duration::from_millis(100);
+    loop {
         match store.finish_attempt_telling(message.id, result, OffsetDateTime::now_utc(), &status_events).await {
             Ok(()) => return,
             Err(e) => error!(message_id = %message.id, error = %e, "could not record a send attempt"),
         }
+        if tokio::time::Instant::now() + delay > give_up {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -202,6 +220,10 @@ async fn idle(rt: &Runtime, store: &Store, config: &DispatchConfig, held_until: 
         () = rt.cancel.cancelled() => {}
     }
 }
+
+/// The first wait after a failed claim, and the longest.
+const CLAIM_RETRY_FIRST: Duration = Duration::from_secs(1);
+const CLAIM_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// How long an idle dispatcher waits when due messages are held back for a reason it
 /// cannot time (another node's lease, say).
@@ -246,8 +268,9 @@ async fn claim_rules(rt: &Runtime, store: &Store, now: OffsetDateTime) -> (Claim
     (rules, held_until)
 }
 
-/// When the session's caps or quiet hours let it send next, if that is later than `now`.
-async fn paced_until(rt: &Runtime, store: &Store, now: OffsetDateTime) -> Option<OffsetDateTime> {
+/// When the session's caps or quiet hours let it send next, if that is later than
+/// `now`, and which of them holds it.
+async fn paced_until(rt: &Runtime, store: &Store, now: OffsetDateTime) -> Option<(FailureCode, OffsetDateTime)> {
     let settings = rt.settings();
     if Pacing::of(&settings, None).is_free() {
         return None;
@@ -259,7 +282,7 @@ async fn paced_until(rt: &Runtime, store: &Store, now: OffsetDateTime) -> Option
             Ok(first) => first,
             Err(e) => {
                 error!(session = %rt.name, error = %e, "could not read the first send; holding back a minute");
-                return Some(now + Duration::from_secs(60));
+                return Some((FailureCode::CapReached, now + Duration::from_secs(60)));
             }
         }
     };
@@ -268,10 +291,10 @@ async fn paced_until(rt: &Runtime, store: &Store, now: OffsetDateTime) -> Option
         Ok(sent) => sent,
         Err(e) => {
             error!(session = %rt.name, error = %e, "could not read the recent sends; holding back a minute");
-            return Some(now + Duration::from_secs(60));
+            return Some((FailureCode::CapReached, now + Duration::from_secs(60)));
         }
     };
-    Some(pacing.earliest(now, &sent)).filter(|at| *at > now)
+    pacing.hold(now, &sent)
 }
 
 fn throttle_gap(rt: &Runtime) -> Duration {

@@ -14,12 +14,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, error};
-use wagate_engine::{EngineError, Inbox, IncomingMessage};
+use wagate_engine::{EngineError, Inbox, IncomingMessage, Receipt};
 use wagate_store::{NewInbound, ReceivedBatch, Store};
 use wagate_types::{SessionId, SessionName, TenantId};
 
 use crate::accept::gather;
-use crate::events::ReceivedRules;
+use crate::events::{ReceivedRules, status_events};
 use crate::received::row_of;
 use crate::webhooks::EventBus;
 
@@ -97,6 +97,7 @@ async fn write_loop(store: Store, mut rx: mpsc::Receiver<Job>) {
 /// One session's [`Inbox`]: commits what the session receives to the store.
 pub struct SessionInbox {
     writer: ReceivedWriter,
+    store: Store,
     tenant: TenantId,
     session: SessionId,
     name: SessionName,
@@ -109,13 +110,14 @@ pub struct SessionInbox {
 impl SessionInbox {
     pub fn new(
         writer: ReceivedWriter,
+        store: Store,
         tenant: TenantId,
         session: SessionId,
         name: SessionName,
         wake: Arc<Notify>,
         bus: EventBus,
     ) -> Self {
-        Self { writer, tenant, session, name, wake, bus }
+        Self { writer, store, tenant, session, name, wake, bus }
     }
 }
 
@@ -141,5 +143,21 @@ impl Inbox for SessionInbox {
                 Err(EngineError::Failed(format!("could not store received messages: {e}")))
             }
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(session = %self.name, kind = ?receipt.kind))]
+    async fn receipt(&self, receipt: &Receipt) -> Result<(), EngineError> {
+        let changed = self
+            .store
+            .apply_receipt_telling(self.session, &receipt.wa_ids, receipt.kind, receipt.at, &status_events)
+            .await
+            .map_err(|e| {
+                error!(error = %e, "could not commit a receipt");
+                EngineError::Failed(format!("could not store a receipt: {e}"))
+            })?;
+        if !changed.is_empty() {
+            self.bus.written();
+        }
+        Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! A running session's engine events, persisted in the order they came: connection
-//! states (with `session.status` events and the waiting messages' reasons), receipts,
-//! presence, group changes; received media fetched in the background.
+//! states (with `session.status` events), presence,
+//! group changes; received media fetched in the background. Receipts, like received
+//! messages, are committed through the session's inbox before the engine reports them.
 
 use std::sync::Arc;
 
@@ -9,7 +10,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, error, info, warn};
 use wagate_engine::EngineEvent;
 use wagate_store::{SessionState, Store};
-use wagate_types::{FailureCode, SessionStatus};
+use wagate_types::SessionStatus;
 
 use crate::sessions::{Live, Qr, Runtime};
 use crate::streams::QrShown;
@@ -70,14 +71,6 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
             let until = until.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
             warn!(%until, %reason, "banned");
             (state(SessionStatus::Banned, Some(format!("{reason}; reconnects at {until}"))), None)
-        }
-        EngineEvent::Receipt { wa_ids, kind, at } => {
-            match store.apply_receipt_telling(rt.id, &wa_ids, kind, at, &crate::events::status_events).await {
-                Ok(changed) if !changed.is_empty() => rt.bus.written(),
-                Ok(_) => {}
-                Err(e) => error!(error = %e, "could not save a receipt"),
-            }
-            return;
         }
         EngineEvent::Presence { chat, available, last_seen } => {
             let seen = crate::presence::Seen { available, last_seen, reported_at: now };
@@ -146,18 +139,6 @@ async fn apply(rt: &Runtime, store: &Store, event: EngineEvent) {
         match store.record_events(&rt.tenant, &[event], now).await {
             Ok(()) => rt.bus.written(),
             Err(e) => error!(error = %e, "could not record the session's status"),
-        }
-    }
-    // What waits says why it does not go; the next attempt's result replaces it.
-    let why = match new_state.status {
-        SessionStatus::LoggedOut => Some(FailureCode::LoggedOut),
-        SessionStatus::Banned => Some(FailureCode::Banned),
-        _ => None,
-    };
-    if let (Some(code), Some(reason)) = (why, &new_state.reason) {
-        let error = format!("waiting: the session is {}: {reason}", new_state.status);
-        if let Err(e) = store.mark_waiting(rt.id, code, &error, now).await {
-            error!(error = %e, "could not mark the waiting messages");
         }
     }
 }

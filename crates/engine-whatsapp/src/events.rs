@@ -1,6 +1,7 @@
 //! What whatsapp-rust reports, in wagate's words. The handler runs inline on the
 //! client's event bus, so it only translates and queues; the session's pump hands the
-//! events on to wagate in order.
+//! events on to wagate in order. Receipts are the exception: they are committed before
+//! the handler returns (`receipts.rs`).
 
 use std::sync::{Arc, Weak};
 
@@ -12,7 +13,7 @@ use wacore::types::call::{CallAction, IncomingCall};
 use wacore::types::events::{Event, EventHandler, InboundMessage};
 use wacore::types::presence::ReceiptType;
 use wacore_binary::{Jid, JidExt as _};
-use wagate_engine::{Content, Context, EngineEvent, GroupChange, IncomingMessage};
+use wagate_engine::{Content, Context, EngineEvent, GroupChange, IncomingMessage, Receipt};
 use wagate_types::{ChatId, PhoneNumber, ReceiptKind, WaMessageId};
 use whatsapp_rust::{Client, InboundDurabilityHook};
 
@@ -85,7 +86,7 @@ impl EventHandler for Forwarder {
                     receipt.message_ids.iter().map(|id| WaMessageId::from_stored(id.to_string())).collect();
                 if !wa_ids.is_empty() {
                     let at = from_millis(receipt.timestamp.timestamp_millis()).unwrap_or(now);
-                    shared.emit(EngineEvent::Receipt { wa_ids, kind, at });
+                    crate::receipts::commit_before_ack(&shared, Receipt { wa_ids, kind, at });
                 }
             }
             Event::Presence(update) => shared.emit(EngineEvent::Presence {

@@ -35,6 +35,7 @@ mod outgoing;
 mod policy;
 mod presence;
 mod protocol;
+mod receipts;
 mod refs;
 mod session;
 mod signal;

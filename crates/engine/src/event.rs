@@ -20,8 +20,6 @@ pub enum EngineEvent {
     Stopped { reason: String },
     /// WhatsApp banned the number for a while; the engine reconnects at `until`.
     Banned { until: OffsetDateTime, reason: String },
-    /// The recipient's phone reported these messages delivered, read or played.
-    Receipt { wa_ids: Vec<WaMessageId>, kind: ReceiptKind, at: OffsetDateTime },
     /// A contact the session follows came online or went offline.
     Presence { chat: ChatId, available: bool, last_seen: Option<OffsetDateTime> },
     /// A message arrived. Emitted only after the message was committed through the
@@ -33,6 +31,16 @@ pub enum EngineEvent {
     IncomingCall { call_id: String, from: ChatId, video: bool, at: OffsetDateTime },
     /// Someone changed a group the session is in (its own changes are not reported back).
     GroupChanged { group: ChatId, by: Option<ChatId>, change: GroupChange, at: OffsetDateTime },
+}
+
+/// The recipient's phone reported these messages delivered, read or played. Committed
+/// through the session's [`Inbox`](crate::Inbox) before WhatsApp hears it arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    pub wa_ids: Vec<WaMessageId>,
+    pub kind: ReceiptKind,
+    /// When the recipient's phone sent it, by WhatsApp's clock.
+    pub at: OffsetDateTime,
 }
 
 /// A message received by a session.

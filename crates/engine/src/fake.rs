@@ -17,7 +17,7 @@ use wagate_types::{ChatId, FailureCode, PhoneNumber, ReceiptKind, SessionId, WaM
 
 use crate::{
     Content, Context, Engine, EngineError, EngineEvent, EventSink, Inbox, IncomingMessage, Media, NumberCheck,
-    OutgoingMessage, SendAck, SendError, Session, SessionSpec, Typing,
+    OutgoingMessage, Receipt, SendAck, SendError, Session, SessionSpec, Typing,
 };
 
 /// One message the fake handed to "WhatsApp".
@@ -71,6 +71,8 @@ struct State {
     number_checks: usize,
     auto_link: bool,
     send_delay: Duration,
+    /// How long starting a session takes before its first event.
+    start_delay: Duration,
     /// Where acknowledgements read the time; the system's clock when unset.
     clock: Option<Arc<dyn Fn() -> OffsetDateTime + Send + Sync>>,
 }
@@ -125,6 +127,11 @@ impl FakeEngine {
     /// Every send attempt that reached the fake server, in order.
     pub fn sent(&self) -> Vec<FakeSend> {
         self.lock().sent.clone()
+    }
+
+    /// Makes starting each session take this long (a slow connection to WhatsApp).
+    pub fn set_start_delay(&self, delay: Duration) {
+        self.lock().start_delay = delay;
     }
 
     /// Makes each send take this long (to have a send in flight).
@@ -184,15 +191,15 @@ impl FakeEngine {
         self.lock().sessions.entry(session.to_owned()).or_default().fail_permanently = on;
     }
 
-    /// The recipient's phone sends a receipt.
+    /// The recipient's phone sends a receipt, committed through the session's inbox as
+    /// a real engine does; nothing happens while the session does not run.
     pub async fn receipt(&self, session: &str, wa_id: &str, kind: ReceiptKind) {
-        let sink = self.with_session(session, |s| s.sink.clone()).flatten();
-        let event = EngineEvent::Receipt {
-            wa_ids: vec![WaMessageId::from_stored(wa_id.to_owned())],
-            kind,
-            at: OffsetDateTime::now_utc(),
-        };
-        emit(sink, event).await;
+        let Some(inbox) = self.with_session(session, |s| s.inbox.clone()).flatten() else { return };
+        let receipt =
+            Receipt { wa_ids: vec![WaMessageId::from_stored(wa_id.to_owned())], kind, at: OffsetDateTime::now_utc() };
+        if let Err(e) = inbox.receipt(&receipt).await {
+            tracing::debug!(error = %e, "the fake receipt was not committed");
+        }
     }
 
     /// WhatsApp tells the session something else (a group change, say).
@@ -318,6 +325,10 @@ impl Engine for FakeEngine {
         inbox: Arc<dyn Inbox>,
     ) -> Result<Arc<dyn Session>, EngineError> {
         let name = spec.name.as_str().to_owned();
+        let delay = self.lock().start_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let first = {
             let mut state = self.lock();
             let auto_link = state.auto_link;

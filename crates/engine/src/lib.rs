@@ -2,9 +2,9 @@
 //! a [`Session`] sends and reports what happens as [`EngineEvent`]s. wagate's own
 //! types cross this seam; an engine's protocol types never do.
 //!
-//! Received messages take a path of their own: the engine commits them through the
-//! session's [`Inbox`] and only then acknowledges them to WhatsApp, so a crash at any
-//! moment makes WhatsApp deliver again rather than lose a message.
+//! Received messages and receipts take a path of their own: the engine commits them
+//! through the session's [`Inbox`] and only then acknowledges them to WhatsApp, so a
+//! crash at any moment makes WhatsApp deliver again rather than lose them.
 //!
 //! Engines: [`UnavailableEngine`] (a build without WhatsApp: sessions say so, messages
 //! wait) and [`FakeEngine`] (a scriptable double for tests of wagate's own logic).
@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use wagate_types::{ChatId, FailureCode, PhoneNumber, SessionId, SessionName, TenantId, WaMessageId};
 
 pub use directory::{Group, GroupChange, NumberCheck, Participant, ParticipantOutcome, Typing};
-pub use event::{EngineEvent, IncomingMessage};
+pub use event::{EngineEvent, IncomingMessage, Receipt};
 pub use fake::{FakeEngine, FakeSend};
 pub use inbox::Inbox;
 pub use message::{Content, Context, Media, MessageRef, OutgoingMessage, Quote, StatusPost};

@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 use time::OffsetDateTime;
-use wagate_types::{FailureCode, MessageId, ReceiptKind, SessionId, WaMessageId};
+use wagate_types::{FailureCode, MessageId, MessageStatus, ReceiptKind, SessionId, WaMessageId};
 
 use crate::message_rows::{COLUMNS, message_from_row};
 use crate::time_ms::{opt_from_ms, to_ms};
@@ -87,26 +87,29 @@ impl Store {
         Ok(opt_from_ms(row.try_get("due")?))
     }
 
-    /// Says why the session's waiting messages do not go (a logged-out or banned
-    /// session), leaving them queued; returns how many.
-    pub async fn mark_waiting(
-        &self,
-        session: SessionId,
-        code: FailureCode,
-        error: &str,
-        now: OffsetDateTime,
-    ) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE messages SET error = $2, error_code = $3, updated_at = $4 \
-             WHERE session_id = $1 AND status IN ('queued', 'scheduled')",
+    /// Before the sessions are started again at start-up, in one transaction: every
+    /// session that is not logged out becomes `starting`, and the messages a previous
+    /// run left `sending` go back to the queue. Returns how many messages and sessions.
+    pub async fn restore_sessions(&self, now: OffsetDateTime) -> Result<(u64, u64)> {
+        let mut tx = self.write().await?;
+        let released = sqlx::query(
+            "UPDATE messages SET status = 'queued', lease_until = NULL, next_attempt_at = $1, updated_at = $1 \
+             WHERE status = 'sending' AND session_id IN (SELECT id FROM sessions WHERE status <> 'logged_out')",
         )
-        .bind(session.to_string())
-        .bind(error)
-        .bind(code.as_str())
         .bind(to_ms(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let marked = sqlx::query(
+            "UPDATE sessions SET status = 'starting', status_reason = NULL, updated_at = $1 \
+             WHERE status <> 'logged_out'",
+        )
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((released, marked))
     }
 
     /// Puts back messages a previous run of this session left `sending`. Called when
@@ -140,10 +143,11 @@ impl Store {
     ) -> Result<()> {
         let id = message_id.to_string();
         let query = match result {
-            // A receipt may have overtaken the acknowledgement: never move back.
+            // A receipt may have overtaken the acknowledgement: then the message has
+            // moved on, told `message.sent` itself, and stays as it is.
             AttemptResult::Sent { at } => sqlx::query(
-                "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, \
-                 sent_at = COALESCE(sent_at, $2), lease_until = NULL, error = NULL, error_code = NULL, updated_at = $3 WHERE id = $1",
+                "UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, $2), lease_until = NULL, \
+                 error = NULL, error_code = NULL, updated_at = $3 WHERE id = $1 AND status = 'sending'",
             )
             .bind(id)
             .bind(to_ms(*at))
@@ -182,12 +186,13 @@ impl Store {
             .bind(to_ms(now)),
             AttemptResult::Held { until, error } => sqlx::query(
                 "UPDATE messages SET status = 'queued', attempts = attempts - 1, next_attempt_at = $2, error = $3, \
-                 error_code = NULL, lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
+                 error_code = $5, lease_until = NULL, updated_at = $4 WHERE id = $1 AND status = 'sending'",
             )
             .bind(id)
             .bind(to_ms(*until))
             .bind(error.clone())
-            .bind(to_ms(now)),
+            .bind(to_ms(now))
+            .bind(FailureCode::OptInPending.as_str()),
         };
         let mut tx = self.write().await?;
         let changed = query.execute(&mut *tx).await?.rows_affected() > 0;
@@ -221,7 +226,12 @@ impl Store {
     }
 
     /// Like [`apply_receipt`](Self::apply_receipt), and in the same transaction the
-    /// events `tell` gives for each message whose status changed, as it is now.
+    /// events `tell` gives for each message whose status changed, as it is now. A
+    /// receipt may overtake the server's acknowledgement, or come for a message put
+    /// back in the queue after a crash: it moves the message on from any status before
+    /// its own (`queued` and `sending` included, since it proves the message arrived),
+    /// and when it is the first word that the message was sent, `message.sent` is told
+    /// first, so every message tells `sent` before any later status, once each.
     pub async fn apply_receipt_telling(
         &self,
         session: SessionId,
@@ -233,44 +243,63 @@ impl Store {
         // Statuses a receipt of this kind moves forward from. `failed` is included:
         // a receipt proves the message arrived after all.
         let (column, from, also_delivered) = match kind {
-            ReceiptKind::Delivered => ("delivered_at", "'sending', 'sent', 'failed'", false),
-            ReceiptKind::Read => ("read_at", "'sending', 'sent', 'delivered', 'failed'", true),
-            ReceiptKind::Played => ("played_at", "'sending', 'sent', 'delivered', 'read', 'failed'", true),
+            ReceiptKind::Delivered => ("delivered_at", "'queued', 'scheduled', 'sending', 'sent', 'failed'", false),
+            ReceiptKind::Read => ("read_at", "'queued', 'scheduled', 'sending', 'sent', 'delivered', 'failed'", true),
+            ReceiptKind::Played => {
+                ("played_at", "'queued', 'scheduled', 'sending', 'sent', 'delivered', 'read', 'failed'", true)
+            }
         };
-        let delivered = if also_delivered { ", delivered_at = COALESCE(delivered_at, $3)" } else { "" };
-        let mut changed = Vec::new();
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        };
+        // A waiting message counts only once it was handed to WhatsApp (a crash put it
+        // back in the queue): one never attempted cannot have arrived.
+        let find = format!(
+            "SELECT id, sent_at FROM messages WHERE session_id = $1 AND wa_id = $2 AND direction = 'outbound' \
+             AND status IN ({from}) AND status <> $3 \
+             AND (attempts > 0 OR status NOT IN ('queued', 'scheduled')){lock}"
+        );
+        let delivered = if also_delivered { ", delivered_at = COALESCE(delivered_at, $2)" } else { "" };
+        let update = format!(
+            "UPDATE messages SET {column} = COALESCE({column}, $2){delivered}, \
+             sent_at = COALESCE(sent_at, $2), failed_at = NULL, error = NULL, error_code = NULL, \
+             status = $3, lease_until = NULL, updated_at = $2 WHERE id = $1"
+        );
+        // The newest status of each changed message, and whether the receipt was the
+        // first word that it was sent.
+        let mut changed: Vec<(MessageId, bool)> = Vec::new();
         let mut tx = self.write().await?;
         for wa_id in wa_ids {
-            let sql = format!(
-                "UPDATE messages SET {column} = COALESCE({column}, $3){delivered}, \
-                 sent_at = COALESCE(sent_at, $3), failed_at = NULL, error = NULL, error_code = NULL, \
-                 status = CASE WHEN status IN ({from}) THEN $4 ELSE status END, lease_until = NULL, updated_at = $3 \
-                 WHERE session_id = $1 AND wa_id = $2 AND direction = 'outbound' \
-                   AND status IN ('sending', 'sent', 'delivered', 'read', 'played', 'failed') AND status <> $4 \
-                 RETURNING id, status"
-            );
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let rows = sqlx::query(sqlx::AssertSqlSafe(find.as_str()))
                 .bind(session.to_string())
                 .bind(wa_id.as_str())
-                .bind(to_ms(at))
                 .bind(kind.status().as_str())
                 .fetch_all(&mut *tx)
                 .await?;
             for row in rows {
-                let status: String = row.try_get("status")?;
-                if status == kind.status().as_str() {
-                    let id: String = row.try_get("id")?;
-                    changed.push(MessageId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?);
-                }
+                let id: String = row.try_get("id")?;
+                let first_word = opt_from_ms(row.try_get("sent_at")?).is_none();
+                sqlx::query(sqlx::AssertSqlSafe(update.as_str()))
+                    .bind(&id)
+                    .bind(to_ms(at))
+                    .bind(kind.status().as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let id = MessageId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                changed.push((id, first_word));
             }
         }
         let mut events = Vec::new();
         let mut tenant = None;
-        for id in &changed {
+        for (id, first_word) in &changed {
             let sql =
                 format!("SELECT {COLUMNS} FROM messages m JOIN sessions s ON s.id = m.session_id WHERE m.id = $1");
             let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(&mut *tx).await?;
             let message = message_from_row(&row)?;
+            if *first_word {
+                events.extend(tell(&as_just_sent(&message)));
+            }
             events.extend(tell(&message));
             tenant = Some(message.tenant);
         }
@@ -278,8 +307,14 @@ impl Store {
             self.append_events(&mut tx, &tenant, &events, at).await?;
         }
         tx.commit().await?;
-        Ok(changed)
+        Ok(changed.into_iter().map(|(id, _)| id).collect())
     }
+}
+
+/// The message as it was when it was sent: what `message.sent` tells when a receipt is
+/// the first word of it.
+fn as_just_sent(message: &MessageRecord) -> MessageRecord {
+    MessageRecord { status: MessageStatus::Sent, delivered_at: None, read_at: None, played_at: None, ..message.clone() }
 }
 
 /// The claim: the first due message the rules let go (binds: session, now, lease end,

@@ -25,6 +25,9 @@ use wagate_sandbox::{NewContact, Sandbox, SandboxConfig};
 use wagate_store::Store;
 use wagate_store::testing::TestDatabase;
 
+#[path = "crash/receipts.rs"]
+mod receipts;
+
 const KEY: &str = "wag_crash_test_key_0123456789";
 const CHILD_ENV: &str = "WAGATE_CRASH_CHILD";
 const SANDBOX_ENV: &str = "WAGATE_CRASH_SANDBOX";
@@ -63,7 +66,7 @@ fn child_server() {
         let port_file = dir.join("port");
         std::fs::write(dir.join("port.tmp"), listener.local_addr().unwrap().port().to_string()).unwrap();
         std::fs::rename(dir.join("port.tmp"), &port_file).unwrap();
-        serve(listener, running.gateway, std::future::pending()).await.unwrap();
+        serve(listener, running.gateway, wagate::serve::shutdown_signal()).await.unwrap();
     });
 }
 
@@ -106,6 +109,14 @@ impl Server {
     fn kill_9(mut self) {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
+    }
+
+    /// SIGTERM, and waits until the process has stopped in order.
+    fn terminate(mut self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill -TERM");
+        assert!(sent.success(), "SIGTERM sent");
+        let status = self.child.wait().expect("reap");
+        assert!(status.success(), "a graceful stop ends the process cleanly: {status}");
     }
 }
 

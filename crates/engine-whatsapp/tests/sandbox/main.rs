@@ -29,6 +29,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Default)]
 pub struct RecordingInbox {
     committed: Mutex<Vec<IncomingMessage>>,
+    receipts: Mutex<Vec<wagate_engine::Receipt>>,
 }
 
 #[async_trait]
@@ -37,9 +38,19 @@ impl Inbox for RecordingInbox {
         self.committed.lock().unwrap().extend_from_slice(messages);
         Ok(())
     }
+
+    async fn receipt(&self, receipt: &wagate_engine::Receipt) -> Result<(), EngineError> {
+        self.receipts.lock().unwrap().push(receipt.clone());
+        Ok(())
+    }
 }
 
 impl RecordingInbox {
+    /// Waits for a committed receipt that `pick` accepts.
+    pub async fn wait_for_receipt<T>(&self, what: &str, pick: impl Fn(&wagate_engine::Receipt) -> Option<T>) -> T {
+        within(what, || async { self.receipts.lock().unwrap().iter().find_map(&pick) }).await
+    }
+
     /// Waits for a committed message that `pick` accepts.
     pub async fn wait_for<T>(&self, what: &str, pick: impl Fn(&IncomingMessage) -> Option<T>) -> T {
         within(what, || async { self.committed.lock().unwrap().iter().find_map(&pick) }).await

@@ -24,6 +24,10 @@ impl Inbox for MemoryInbox {
         self.committed.lock().unwrap().extend_from_slice(messages);
         Ok(())
     }
+
+    async fn receipt(&self, _receipt: &Receipt) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 async fn started(engine: &FakeEngine) -> (Arc<MemoryInbox>, mpsc::Receiver<EngineEvent>) {

@@ -57,6 +57,9 @@ pub(crate) enum ConnCommand {
     Deliver(Node),
     /// From now on hold everything sent to this device this long (a slow network).
     SetLatency(std::time::Duration),
+    /// From now on hold the server's acks of this device's messages this long, while
+    /// the messages themselves go on at once (`Duration::ZERO` takes it away).
+    SetAckDelay(std::time::Duration),
 }
 
 /// Serves one upgraded WebSocket until either side closes it.
@@ -100,6 +103,8 @@ pub(crate) struct Connection {
     payload: Vec<u8>,
     /// Added before every node sent: the `latency` fault.
     latency: std::time::Duration,
+    /// How long the acks of this device's messages are held back: the `late_acks` fault.
+    pub(crate) ack_delay: std::time::Duration,
 }
 
 /// What happened next on a connection.
@@ -135,6 +140,7 @@ impl Connection {
             client_static: established.client_static,
             payload: established.payload,
             latency: std::time::Duration::ZERO,
+            ack_delay: std::time::Duration::ZERO,
         })
     }
 

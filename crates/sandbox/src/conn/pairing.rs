@@ -68,6 +68,10 @@ impl Pairing {
                     self.conn.set_latency(latency);
                     true
                 }
+                Incoming::Command(ConnCommand::SetAckDelay(delay)) => {
+                    self.conn.ack_delay = delay;
+                    true
+                }
                 Incoming::Command(ConnCommand::SendAndClose(node)) => {
                     let _ = self.conn.send(&node).await;
                     false

@@ -64,6 +64,10 @@ async fn serve(conn: &mut Connection, grant: &LoginGrant) -> Ending {
                 conn.set_latency(latency);
                 Ok(())
             }
+            Incoming::Command(ConnCommand::SetAckDelay(delay)) => {
+                conn.ack_delay = delay;
+                Ok(())
+            }
             // Only a companion still waiting to be paired can take these.
             Incoming::Command(ConnCommand::Offer(offer)) => {
                 let _ = offer.reply.send(Err(SandboxError::CompanionGone));
@@ -111,8 +115,18 @@ async fn on_node(conn: &mut Connection, grant: &LoginGrant, node: Node) -> anyho
             return Ok(());
         }
     };
-    for reply in &routed.reply {
-        conn.send(reply).await?;
+    for reply in routed.reply {
+        if !conn.ack_delay.is_zero() && is_message_ack(&reply) {
+            // The `late_acks` fault: the ack comes after what the message caused
+            // (the recipients' receipts), as it sometimes does on a busy server.
+            let (delay, tx) = (conn.ack_delay, conn.handle.tx.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(ConnCommand::Deliver(reply)).await;
+            });
+            continue;
+        }
+        conn.send(&reply).await?;
     }
     for (handle, stanza) in routed.deliveries {
         if handle.id == conn.handle.id {
@@ -124,6 +138,10 @@ async fn on_node(conn: &mut Connection, grant: &LoginGrant, node: Node) -> anyho
         }
     }
     Ok(())
+}
+
+fn is_message_ack(node: &Node) -> bool {
+    node.tag == "ack" && node.attrs().optional_string("class").as_deref() == Some("message")
 }
 
 /// `<iq xmlns="passive"><active/></iq>`: the client is ready for its offline queue.

@@ -43,6 +43,12 @@ pub enum Fault {
     /// The next message for the device arrives garbled: its client cannot decrypt it
     /// and sends the author a retry receipt, and the author's client sends it again.
     Garble,
+    /// The server's acks of the device's messages come `ms` late, after the
+    /// recipients' delivery receipts (`0` takes it away). Lasts for this connection.
+    LateAcks { ms: u64 },
+    /// Receipts for the device wait in its queue instead of reaching it, until it logs
+    /// in again (as when a device dies before the server could hand them over).
+    HoldReceipts,
 }
 
 fn default_ban_secs() -> u64 {
@@ -80,9 +86,14 @@ impl Network {
             Fault::Restart => ConnCommand::SendAndClose(stanza::stream_error(515)),
             Fault::Drop => ConnCommand::Drop,
             Fault::Latency { ms } => ConnCommand::SetLatency(std::time::Duration::from_millis(ms)),
+            Fault::LateAcks { ms } => ConnCommand::SetAckDelay(std::time::Duration::from_millis(ms)),
             Fault::Garble => {
                 // The device need not be online: the message may wait in its queue.
                 state.garble_next.insert(device.clone());
+                return Ok(Vec::new());
+            }
+            Fault::HoldReceipts => {
+                state.hold_receipts.insert(device.clone());
                 return Ok(Vec::new());
             }
             Fault::Ban { expire_secs } => {

@@ -74,6 +74,9 @@ struct State {
     issued_groups: u64,
     /// Devices whose next message arrives garbled (the `garble` fault).
     garble_next: HashSet<Jid>,
+    /// Devices whose receipts wait in their queue until they log in again (the
+    /// `hold_receipts` fault).
+    hold_receipts: HashSet<Jid>,
     /// 1:1 message ids already routed, so a resend is not delivered twice.
     seen: seen::SeenMessages,
 }

@@ -44,7 +44,8 @@ impl State {
         if node.tag == "message" && self.garble_next.remove(device) {
             garble(&mut node);
         }
-        let live = self.live_handle(device);
+        let held = node.tag == "receipt" && self.hold_receipts.contains(device);
+        let live = self.live_handle(device).filter(|_| !held);
         let queue = self.queues.entry(device.clone()).or_default();
         queue.push_back(Queued { node: node.clone(), sent_on: live.as_ref().map(|h| h.id) });
         live.map(|handle| (handle, node))
@@ -70,6 +71,7 @@ impl Network {
     pub(crate) fn drain(&self, device: &Jid, conn: ConnId) -> Vec<Node> {
         let mut state = self.lock();
         state.live.insert(device.clone(), conn);
+        state.hold_receipts.remove(device);
         let Some(queue) = state.queues.get_mut(device) else { return Vec::new() };
         queue
             .iter_mut()

@@ -1,6 +1,6 @@
 //! Receipts from recipients, and clients cancelling and resending messages.
 
-use wagate_store::{AttemptResult, MessageRecord, SessionRecord, Transition};
+use wagate_store::{AttemptResult, EventFilter, MessageRecord, NewEvent, SessionRecord, Transition};
 use wagate_types::{FailureCode, MessageId, MessageStatus, ReceiptKind, WaMessageId};
 
 use crate::{TestDb, accept, get, ms, new_session, secs, t0, tenant, text};
@@ -9,6 +9,8 @@ wagate_store::on_both_backends!(
     receipts_only_move_forward,
     receipt_for_unknown_id_changes_nothing,
     receipt_revives_a_failed_message,
+    receipt_for_a_message_queued_again_after_a_crash_moves_it_on,
+    receipt_before_the_ack_tells_sent_first_and_the_ack_tells_nothing,
     cancel_only_while_waiting,
     resend_only_failed_or_cancelled,
 );
@@ -161,4 +163,64 @@ async fn resend_only_failed_or_cancelled(db: &TestDb) {
     assert_eq!(back.wa_id, scheduled.wa_id);
 
     assert_eq!(db.store.resend_message(&tenant(), MessageId::new(), resend_at).await.unwrap(), Transition::NotFound);
+}
+
+/// Events named after the status a message has when `tell` sees it.
+fn tell_status(message: &MessageRecord) -> Vec<NewEvent> {
+    vec![NewEvent { kind: format!("status.{}", message.status), session: None, data: serde_json::json!({}) }]
+}
+
+async fn told(db: &TestDb) -> Vec<String> {
+    let all = EventFilter { limit: 100, ..EventFilter::default() };
+    db.store.events(&tenant(), &all).await.unwrap().into_iter().map(|e| e.kind).collect()
+}
+
+async fn receipt_for_a_message_queued_again_after_a_crash_moves_it_on(db: &TestDb) {
+    let session = new_session(&db.store, "sales").await;
+    let msg = accept(&db.store, text(&session, t0())).await;
+    db.store.claim_next(session.id, t0(), t0() + secs(60)).await.unwrap().expect("claimable");
+    // The process died while sending; the restart puts the message back in the queue.
+    assert_eq!(db.store.release_sending(session.id, t0() + secs(5)).await.unwrap(), 1);
+    assert_eq!(get(&db.store, msg.id).await.status, MessageStatus::Queued);
+
+    let (delivered_at, read_at) = (t0() + secs(6), t0() + secs(7));
+    let wa_ids = std::slice::from_ref(&msg.wa_id);
+    let changed =
+        db.store.apply_receipt_telling(session.id, wa_ids, ReceiptKind::Delivered, delivered_at, &tell_status).await;
+    assert_eq!(changed.unwrap(), [msg.id]);
+    let changed = db.store.apply_receipt_telling(session.id, wa_ids, ReceiptKind::Read, read_at, &tell_status).await;
+    assert_eq!(changed.unwrap(), [msg.id]);
+
+    let m = get(&db.store, msg.id).await;
+    assert_eq!(m.status, MessageStatus::Read, "the receipts prove it arrived");
+    assert_eq!(
+        (m.sent_at, m.delivered_at, m.read_at),
+        (Some(ms(delivered_at)), Some(ms(delivered_at)), Some(ms(read_at)))
+    );
+    let later = t0() + secs(3600);
+    assert_eq!(db.store.claim_next(session.id, later, later + secs(60)).await.unwrap(), None, "not sent again");
+    assert_eq!(told(db).await, ["status.sent", "status.delivered", "status.read"]);
+}
+
+async fn receipt_before_the_ack_tells_sent_first_and_the_ack_tells_nothing(db: &TestDb) {
+    let session = new_session(&db.store, "sales").await;
+    let msg = accept(&db.store, text(&session, t0())).await;
+    db.store.claim_next(session.id, t0(), t0() + secs(60)).await.unwrap().expect("claimable");
+
+    let delivered_at = t0() + secs(1);
+    let wa_ids = std::slice::from_ref(&msg.wa_id);
+    let changed =
+        db.store.apply_receipt_telling(session.id, wa_ids, ReceiptKind::Delivered, delivered_at, &tell_status).await;
+    assert_eq!(changed.unwrap(), [msg.id]);
+    // The server's ack comes after the receipt.
+    let acked = AttemptResult::Sent { at: t0() + secs(2) };
+    db.store.finish_attempt_telling(msg.id, &acked, t0() + secs(2), &tell_status).await.unwrap();
+    // And the same receipt again.
+    let again =
+        db.store.apply_receipt_telling(session.id, wa_ids, ReceiptKind::Delivered, delivered_at, &tell_status).await;
+    assert_eq!(again.unwrap(), []);
+
+    let m = get(&db.store, msg.id).await;
+    assert_eq!((m.status, m.sent_at), (MessageStatus::Delivered, Some(ms(delivered_at))), "never moved back");
+    assert_eq!(told(db).await, ["status.sent", "status.delivered"], "sent first, each once");
 }

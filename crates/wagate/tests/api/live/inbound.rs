@@ -39,6 +39,10 @@ impl Inbox for FlakyInbox {
         }
         Ok(())
     }
+
+    async fn receipt(&self, _receipt: &wagate_engine::Receipt) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
 #[tokio::test]

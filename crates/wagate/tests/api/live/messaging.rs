@@ -59,3 +59,48 @@ async fn a_message_the_contact_could_not_decrypt_is_sent_again_when_it_asks() {
     assert_eq!(received[0].id, delivered["wa_id"].as_str().unwrap());
     assert_eq!(received[0].text.as_deref(), Some("Hello Bob"));
 }
+
+/// The message events of one message, in log order, as `type` or `type:status`.
+async fn story_of(live: &super::Live, message_id: &str) -> Vec<String> {
+    let page: Value = live.app.get("/api/v1/events?types=message.*&limit=1000").await.json().await.unwrap();
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["message_id"] == message_id || e["data"]["message"]["id"] == message_id)
+        .map(|e| match e["data"]["status"].as_str() {
+            Some(status) => format!("{}:{status}", e["type"].as_str().unwrap()),
+            None => e["type"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_receipt_that_overtakes_the_servers_ack_is_told_after_the_send_once_each() {
+    let live = spawn_live().await;
+    let (_, device) = live.linked("shop", "+4915110000035", "Shop").await;
+    live.contact("+4915110000036", "Bob", None).await;
+    // The server acknowledges each message only after Bob's phone said it has it.
+    live.sandbox.inject_fault(&device.jid, Fault::LateAcks { ms: 1_500 }).await.unwrap();
+
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let accepted = live.send_text("shop", "+4915110000036", &format!("Parcel {n} left the depot")).await;
+        ids.push(accepted["id"].as_str().unwrap().to_owned());
+    }
+    for id in &ids {
+        live.wait_for_message(id, "delivered").await;
+    }
+    // Every late ack has come by now: the last message's send has finished.
+    within(LINK_TIMEOUT, "the last send is acknowledged", || async {
+        let sent: Value = live.app.get("/api/v1/sessions/shop/queue").await.json().await.unwrap();
+        (sent["depth"] == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    for id in &ids {
+        let message = live.app.message(id).await;
+        assert_eq!(message["status"], "delivered", "a late ack does not move the message back: {message}");
+        assert_eq!(story_of(&live, id).await, ["message.sent", "message.status:delivered"], "message {id}");
+    }
+}
