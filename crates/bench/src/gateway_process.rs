@@ -19,6 +19,8 @@ pub struct Gateway {
     pub base: String,
     /// From spawning the process until it printed that it listens.
     pub listening_after: Duration,
+    /// From spawning the process until `GET /api/v1/health` first answered 200.
+    pub healthy_after: Duration,
 }
 
 /// Runs `wagate serve --sandbox-url …` in `dir` with a clean environment (its SQLite
@@ -64,8 +66,26 @@ pub async fn start_gateway(
         }
         Err(_) => bail!("the gateway did not listen within {timeout:?}"),
     };
-    let gateway = Gateway { child, pid, base: format!("http://{addr}"), listening_after: started.elapsed() };
+    let listening_after = started.elapsed();
+    let base = format!("http://{addr}");
+    let healthy_after = healthy(&base, started, timeout).await?;
+    let gateway = Gateway { child, pid, base, listening_after, healthy_after };
     Ok((gateway, key))
+}
+
+/// Polls the health check until it answers 200; returns the time since `started`.
+async fn healthy(base: &str, started: Instant, timeout: Duration) -> anyhow::Result<Duration> {
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/v1/health");
+    loop {
+        if let Ok(answer) = http.get(&url).send().await
+            && answer.status().is_success()
+        {
+            return Ok(started.elapsed());
+        }
+        ensure!(started.elapsed() < timeout, "the gateway's health check did not answer 200 within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Reads the gateway's stdout until its "is listening" line, and returns the admin key

@@ -67,7 +67,8 @@ impl Gateway {
             webhooks,
             config,
         });
-        gateway.sessions.start_all().await.context("start sessions")?;
+        // In the background: the API answers while sessions connect.
+        gateway.sessions.restore().await.context("restore sessions")?;
         Ok(gateway)
     }
 

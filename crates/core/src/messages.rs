@@ -115,7 +115,8 @@ impl Gateway {
             idempotency: request.idempotency,
             origin: None,
         };
-        let accepted = self.accept(message).await?;
+        let mut accepted = self.accept(message).await?;
+        self.sessions.explain(&mut accepted.message);
         if let (Some((target, emoji)), false) = (own_reaction, accepted.replayed) {
             self.show_own_reaction(tenant, &session_name, target, &emoji).await?;
         }
@@ -170,11 +171,14 @@ impl Gateway {
     }
 
     pub async fn message(&self, tenant: &TenantId, id: MessageId) -> Result<MessageRecord> {
-        self.store
+        let mut message = self
+            .store
             .message(tenant, id)
             .await
             .context("load message")?
-            .ok_or_else(|| Error::NotFound(format!("message {id}")))
+            .ok_or_else(|| Error::NotFound(format!("message {id}")))?;
+        self.sessions.explain(&mut message);
+        Ok(message)
     }
 
     /// Messages newest first; `before` continues a previous page.
@@ -192,7 +196,11 @@ impl Gateway {
             before: request.before,
             limit: request.limit,
         };
-        Ok(self.store.messages(tenant, &filter).await.context("list messages")?)
+        let mut messages = self.store.messages(tenant, &filter).await.context("list messages")?;
+        for message in &mut messages {
+            self.sessions.explain(message);
+        }
+        Ok(messages)
     }
 
     /// Cancels a message that has not been sent yet. Received messages cannot be cancelled.

@@ -9,6 +9,7 @@ use jiff::civil::Time;
 use jiff::tz::TimeZone;
 use time::OffsetDateTime;
 use wagate_store::{LaneCaps, QuietHours, SessionSettings};
+use wagate_types::FailureCode;
 
 /// The longest window a cap looks back over; sends older than this never matter.
 pub const LOOK_BACK: Duration = Duration::from_secs(24 * 3600);
@@ -67,6 +68,16 @@ impl Pacing {
     fn warmup_cap(&self, at: OffsetDateTime) -> Option<u32> {
         let day = self.first_send.map_or(0, |first| (at - first).whole_days().max(0));
         usize::try_from(day).ok().and_then(|day| self.warmup.get(day)).map(|cap| (*cap).max(1))
+    }
+
+    /// Whether a send now must wait, until when, and why: quiet hours, or a cap.
+    pub fn hold(&self, now: OffsetDateTime, sent: &[OffsetDateTime]) -> Option<(FailureCode, OffsetDateTime)> {
+        let until = self.earliest(now, sent);
+        if until <= now {
+            return None;
+        }
+        let quiet = self.quiet.as_ref().is_some_and(|q| q.ends_after(now).is_some());
+        Some((if quiet { FailureCode::QuietHours } else { FailureCode::CapReached }, until))
     }
 
     /// The earliest time at or after `candidate` when one more send keeps every cap and

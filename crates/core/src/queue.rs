@@ -38,6 +38,10 @@ impl Gateway {
         let count = |window: time::Duration| sent.iter().filter(|s| **s > now - window).count() as u64;
         let first_send = self.store.first_send(record.id).await.context("read the first send")?;
         let estimates = estimate(&record.settings, first_send, now, &sent, &waiting);
+        let mut waiting = waiting;
+        for message in &mut waiting {
+            self.sessions.explain(message);
+        }
         Ok(Queue {
             depth,
             sent_last_minute: count(time::Duration::minutes(1)),

@@ -13,8 +13,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 use wagate_engine::{Engine, EngineError, Session, SessionSpec};
-use wagate_store::{SessionRecord, SessionSettings, SessionState, Store};
-use wagate_types::{PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
+use wagate_store::{MessageRecord, SessionRecord, SessionSettings, SessionState, Store};
+use wagate_types::{FailureCode, PhoneNumber, SessionId, SessionName, SessionStatus, TenantId};
 
 use crate::dispatch::{self, DispatchConfig};
 use crate::inbox::{ReceivedWriter, SessionInbox};
@@ -60,11 +60,22 @@ pub struct Runtime {
     pub(crate) qr_bus: QrBus,
     settings: Mutex<SessionSettings>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Why the dispatcher waits although messages are due, while it does.
+    hold: Mutex<Option<(FailureCode, OffsetDateTime)>>,
 }
 
 impl Runtime {
     pub(crate) fn settings(&self) -> SessionSettings {
         self.settings.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// What holds the dispatcher back now (quiet hours or caps), and until when.
+    pub(crate) fn set_hold(&self, hold: Option<(FailureCode, OffsetDateTime)>) {
+        *self.hold.lock().unwrap_or_else(|p| p.into_inner()) = hold;
+    }
+
+    fn hold(&self) -> Option<(FailureCode, OffsetDateTime)> {
+        *self.hold.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -93,7 +104,15 @@ struct Inner {
     qr_bus: QrBus,
     /// Commits what the sessions receive.
     received: ReceivedWriter,
+    /// Sessions whose engine session was started (or is being started) and not stopped
+    /// since: a restore does not start one twice.
+    launched: Mutex<std::collections::HashSet<SessionId>>,
+    /// The restore of the sessions at start-up, while it runs.
+    restoring: Mutex<Option<(CancellationToken, JoinHandle<()>)>>,
 }
+
+/// How many sessions a restore starts at once.
+const RESTORE_AT_ONCE: usize = 32;
 
 impl Sessions {
     pub fn new(store: Store, engine: Arc<dyn Engine>, dispatch: DispatchConfig) -> Self {
@@ -109,6 +128,8 @@ impl Sessions {
                 campaign_wake: Arc::new(Notify::new()),
                 bus: EventBus::default(),
                 qr_bus: QrBus::default(),
+                launched: Mutex::new(std::collections::HashSet::new()),
+                restoring: Mutex::new(None),
             }),
         }
     }
@@ -124,16 +145,59 @@ impl Sessions {
         self.inner.media.get()
     }
 
-    /// Starts every session that is not logged out (those wait for a restart and a new QR).
-    pub async fn start_all(&self) -> Result<()> {
-        let sessions = self.inner.store.all_sessions().await.context("list sessions to start")?;
-        for record in sessions {
-            self.remember(&record);
-            if record.status != SessionStatus::LoggedOut {
-                self.start(&record).await?;
-            }
+    /// Starts every session that is not logged out (those wait for a restart and a new
+    /// QR code), in the background, so the API answers at once. Every such session is
+    /// marked `starting` and its interrupted sends put back in the queue first, in one
+    /// transaction; then their engine sessions start, [`RESTORE_AT_ONCE`] at a time.
+    pub async fn restore(&self) -> Result<()> {
+        let store = &self.inner.store;
+        let sessions = store.all_sessions().await.context("list sessions to start")?;
+        for record in &sessions {
+            self.remember(record);
         }
+        let (released, marked) =
+            store.restore_sessions(OffsetDateTime::now_utc()).await.context("mark sessions starting")?;
+        if released > 0 {
+            info!(released, "messages from interrupted sends are queued again");
+        }
+        let records: Vec<SessionRecord> =
+            sessions.into_iter().filter(|r| r.status != SessionStatus::LoggedOut).collect();
+        debug!(sessions = records.len(), marked, "restoring sessions");
+        let stop = CancellationToken::new();
+        let this = self.clone();
+        let cancelled = stop.clone();
+        let task = tokio::spawn(async move {
+            let begun = std::time::Instant::now();
+            let count = records.len();
+            let gate = Arc::new(tokio::sync::Semaphore::new(RESTORE_AT_ONCE));
+            let mut starts = tokio::task::JoinSet::new();
+            for record in records {
+                let Ok(permit) = gate.clone().acquire_owned().await else { break };
+                if cancelled.is_cancelled() {
+                    break;
+                }
+                let this = this.clone();
+                starts.spawn(async move {
+                    if let Err(e) = this.launch(&record).await {
+                        error!(session = %record.name, error = format!("{e:#}"), "the session could not start");
+                    }
+                    drop(permit);
+                });
+            }
+            while starts.join_next().await.is_some() {}
+            info!(sessions = count, elapsed_ms = begun.elapsed().as_millis() as u64, "sessions started");
+        });
+        *self.inner.restoring.lock().unwrap_or_else(|p| p.into_inner()) = Some((stop, task));
         Ok(())
+    }
+
+    /// Waits until the restore begun at start-up has started every session.
+    pub async fn restored(&self) {
+        let task = self.inner.restoring.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((stop, task)) = task {
+            let _ = task.await;
+            drop(stop);
+        }
     }
 
     pub async fn create(
@@ -293,6 +357,22 @@ impl Sessions {
         }
     }
 
+    /// A waiting message without a reason of its own says what holds its session's
+    /// dispatcher back, if anything does (quiet hours, caps). Why a message waits for a
+    /// session that is not connected comes with the stored record.
+    pub fn explain(&self, message: &mut MessageRecord) {
+        if !message.status.is_waiting() || message.error_code.is_some() {
+            return;
+        }
+        let Some((code, until)) = self.runtime(message.session_id).and_then(|rt| rt.hold()) else { return };
+        let what = match code {
+            FailureCode::QuietHours => "the session's quiet hours",
+            _ => "the session's caps",
+        };
+        message.error_code = Some(code);
+        message.error = Some(format!("waiting: {what} hold sends until {}", crate::content::rfc3339(until)));
+    }
+
     /// Tells a session's dispatcher that new messages wait.
     pub fn wake(&self, id: SessionId) {
         if let Some(rt) = self.runtime(id) {
@@ -301,7 +381,13 @@ impl Sessions {
     }
 
     /// Stops every session: sends in flight finish, events already reported are saved.
+    /// A restore still running starts no more sessions.
     pub async fn shutdown(&self) {
+        let restoring = self.inner.restoring.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((stop, task)) = restoring {
+            stop.cancel();
+            let _ = task.await;
+        }
         let ids: Vec<SessionId> =
             self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
         for id in ids {
@@ -316,14 +402,18 @@ impl Sessions {
         if released > 0 {
             info!(session = %record.name, released, "messages from an interrupted send are queued again");
         }
-        let starting = SessionState {
-            status: SessionStatus::Starting,
-            reason: None,
-            phone: None,
-            push_name: None,
-            last_seen_at: None,
-        };
-        store.set_session_state(record.id, &starting, now).await.context("save session state")?;
+        store.set_session_state(record.id, &starting(), now).await.context("save session state")?;
+        self.launch(record).await
+    }
+
+    /// Starts the session's engine session and its tasks, once: a session already
+    /// launched and not stopped since is left as it is.
+    async fn launch(&self, record: &SessionRecord) -> Result<()> {
+        if !self.inner.launched.lock().unwrap_or_else(|p| p.into_inner()).insert(record.id) {
+            return Ok(());
+        }
+        let store = &self.inner.store;
+        let now = OffsetDateTime::now_utc();
 
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let spec = SessionSpec { id: record.id, tenant: record.tenant.clone(), name: record.name.clone() };
@@ -332,6 +422,7 @@ impl Sessions {
         let wake = Arc::new(Notify::new());
         let inbox = Arc::new(SessionInbox::new(
             self.inner.received.clone(),
+            store.clone(),
             record.tenant.clone(),
             record.id,
             record.name.clone(),
@@ -342,7 +433,8 @@ impl Sessions {
             Ok(handle) => handle,
             Err(e) => {
                 warn!(session = %record.name, error = %e, "the session could not start");
-                let stopped = SessionState { status: SessionStatus::Stopped, reason: Some(e.to_string()), ..starting };
+                let stopped =
+                    SessionState { status: SessionStatus::Stopped, reason: Some(e.to_string()), ..starting() };
                 store.set_session_state(record.id, &stopped, now).await.context("save session state")?;
                 return Ok(());
             }
@@ -362,6 +454,7 @@ impl Sessions {
             qr_bus: self.inner.qr_bus.clone(),
             settings: Mutex::new(record.settings.clone()),
             tasks: Mutex::new(Vec::new()),
+            hold: Mutex::new(None),
         });
         let events = tokio::spawn(crate::session_events::run_events(rt.clone(), store.clone(), events_rx));
         let dispatcher = tokio::spawn(dispatch::run(
@@ -376,6 +469,7 @@ impl Sessions {
     }
 
     async fn stop(&self, id: SessionId) {
+        self.inner.launched.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         let Some(rt) = self.inner.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) else { return };
         rt.cancel.cancel();
         let tasks = std::mem::take(&mut *rt.tasks.lock().unwrap_or_else(|p| p.into_inner()));
@@ -424,6 +518,11 @@ impl Sessions {
     fn lock_ids(&self) -> std::sync::MutexGuard<'_, HashMap<(TenantId, SessionName), SessionId>> {
         self.inner.ids.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// A session's state while its engine session starts.
+fn starting() -> SessionState {
+    SessionState { status: SessionStatus::Starting, reason: None, phone: None, push_name: None, last_seen_at: None }
 }
 
 pub(crate) fn engine_error(e: EngineError) -> Error {

@@ -4,15 +4,16 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use wagate_types::{
-    ChatId, Direction, FailureCode, MessageId, MessageStatus, Origin, Priority, SessionId, SessionName, TenantId,
-    WaMessageId,
+    ChatId, Direction, FailureCode, MessageId, MessageStatus, Origin, Priority, SessionId, SessionName, SessionStatus,
+    TenantId, WaMessageId,
 };
 
 use crate::time_ms::{from_ms, opt_from_ms, to_ms};
 use crate::{MessageRecord, NewMessage, Result, StoreError};
 
 /// Every message column, qualified for the join with `sessions` that supplies the name.
-pub(crate) const COLUMNS: &str = "m.id, m.tenant_id, m.session_id, s.name AS session_name, m.direction, m.chat, \
+pub(crate) const COLUMNS: &str = "m.id, m.tenant_id, m.session_id, s.name AS session_name, \
+    s.status AS session_status, s.status_reason AS session_reason, m.direction, m.chat, \
     m.recipient, m.sender, m.sender_name, m.kind, m.content, m.wa_id, m.origin, m.status, m.priority, m.send_at, m.next_attempt_at, m.attempts, m.error, m.error_code, \
     m.created_at, m.queued_at, m.sent_at, m.delivered_at, m.read_at, m.played_at, m.failed_at, m.cancelled_at";
 
@@ -62,6 +63,35 @@ pub(crate) fn truncate_ms(t: OffsetDateTime) -> OffsetDateTime {
     from_ms(to_ms(t))
 }
 
+/// Why a message waits while its session is not connected: the code and the words,
+/// from the session's stored status and reason. `None` for a connected session.
+pub(crate) fn waiting_reason(session_status: &str, reason: Option<&str>) -> Option<(FailureCode, String)> {
+    let status = SessionStatus::parse(session_status).ok()?;
+    let code = match status {
+        SessionStatus::Connected => return None,
+        SessionStatus::LoggedOut => FailureCode::LoggedOut,
+        SessionStatus::Banned => FailureCode::Banned,
+        _ => FailureCode::NotConnected,
+    };
+    let words = match reason {
+        Some(reason) => format!("waiting: the session is {status}: {reason}"),
+        None => format!("waiting: the session is {status}"),
+    };
+    Some((code, words))
+}
+
+/// A waiting message says why it waits while its session is not connected, whatever
+/// its last attempt said. The reason is not stored: it is the session's, and goes
+/// when the session connects again.
+pub(crate) fn say_why_it_waits(record: &mut MessageRecord, session_status: &str, reason: Option<&str>) {
+    if record.status.is_waiting()
+        && let Some((code, words)) = waiting_reason(session_status, reason)
+    {
+        record.error_code = Some(code);
+        record.error = Some(words);
+    }
+}
+
 pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
     fn parse<T>(what: &str, r: Result<T, wagate_types::ParseError>) -> Result<T> {
         r.map_err(|e| StoreError::Corrupt(format!("message {what}: {e}")))
@@ -74,7 +104,7 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
     let content: String = row.try_get("content")?;
     let priority: i64 = row.try_get("priority")?;
     let attempts: i64 = row.try_get("attempts")?;
-    Ok(MessageRecord {
+    let mut record = MessageRecord {
         id: parse("id", MessageId::parse(&id))?,
         tenant: TenantId::from_stored(row.try_get("tenant_id")?),
         session_id: SessionId(session_id.parse().map_err(|e| StoreError::Corrupt(format!("message session: {e}")))?),
@@ -106,5 +136,8 @@ pub(crate) fn message_from_row(row: &AnyRow) -> Result<MessageRecord> {
         played_at: opt_from_ms(row.try_get("played_at")?),
         failed_at: opt_from_ms(row.try_get("failed_at")?),
         cancelled_at: opt_from_ms(row.try_get("cancelled_at")?),
-    })
+    };
+    let session_status: String = row.try_get("session_status")?;
+    say_why_it_waits(&mut record, &session_status, row.try_get::<Option<String>, _>("session_reason")?.as_deref());
+    Ok(record)
 }

@@ -2,9 +2,9 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 use time::OffsetDateTime;
-use wagate_types::{Direction, MessageId, Origin, TenantId};
+use wagate_types::{Direction, MessageId, Origin, SessionId, TenantId};
 
-use crate::message_rows::{COLUMNS, initial_status, message_from_row, record_of_new};
+use crate::message_rows::{COLUMNS, initial_status, message_from_row, record_of_new, say_why_it_waits};
 use crate::statement::Statement;
 use crate::time_ms::to_ms;
 use crate::{AcceptOutcome, Backend, MessageFilter, MessageRecord, NewMessage, Result, Store, StoreError, Transition};
@@ -83,10 +83,25 @@ impl Store {
             });
             insert.build()?.execute(&mut *tx).await?;
         }
+        let mut sessions: HashMap<SessionId, (String, Option<String>)> = HashMap::new();
+        for &i in &to_insert {
+            let id = batch[i].session_id;
+            if let std::collections::hash_map::Entry::Vacant(slot) = sessions.entry(id) {
+                let row = sqlx::query("SELECT status, status_reason FROM sessions WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+                slot.insert((row.try_get("status")?, row.try_get("status_reason")?));
+            }
+        }
         tx.commit().await?;
 
         for i in to_insert {
-            outcomes[i] = Some(AcceptOutcome::Created(record_of_new(&batch[i])));
+            let mut record = record_of_new(&batch[i]);
+            if let Some((status, reason)) = sessions.get(&batch[i].session_id) {
+                say_why_it_waits(&mut record, status, reason.as_deref());
+            }
+            outcomes[i] = Some(AcceptOutcome::Created(record));
         }
         Ok(outcomes.into_iter().map(|o| o.expect("every message has an outcome")).collect())
     }

@@ -62,6 +62,19 @@ string_enum! {
         /// WhatsApp banned the number for a while: what waits goes when the ban ends
         /// (set on waiting messages, which stay queued).
         Banned = "banned",
+        /// The session is not connected right now (starting, reconnecting, waiting for
+        /// a QR scan, stopped): what waits goes once it is (set on waiting messages).
+        NotConnected = "not_connected",
+        /// The recipient has not answered the opt-in prompt yet: the message waits for
+        /// a YES (and ends `opted_out` on a NO).
+        OptInPending = "opt_in_pending",
+        /// The session is in its quiet hours: what waits goes when they end (shown on
+        /// waiting messages while it lasts).
+        QuietHours = "quiet_hours",
+        /// The session (or the message's priority lane) sent as much as its caps per
+        /// minute, hour or day allow: what waits goes as sends leave the window (shown
+        /// on waiting messages while it lasts).
+        CapReached = "cap_reached",
     }
 }
 

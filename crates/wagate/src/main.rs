@@ -101,12 +101,14 @@ async fn main() -> anyhow::Result<()> {
 
 /// Serves the gateway; `after_start` is printed once it listens.
 async fn run(config: Config, engine: EngineConfig, after_start: Option<String>) -> anyhow::Result<()> {
+    // Listening first: a client that comes early waits in the backlog rather than being
+    // refused, and sessions are restored behind the running API.
+    let listener = TcpListener::bind(config.bind).await.with_context(|| format!("listen on {}", config.bind))?;
     let store = open_store(&config).await?;
     let running = start(&config, store.clone(), whatsapp_engine(&store, engine)).await?;
     if let Some(key) = &running.new_admin_key {
         println!("\nCreated the admin API key. It is shown only this once; keep it:\n\n    export WAGATE_KEY={key}\n");
     }
-    let listener = TcpListener::bind(config.bind).await.with_context(|| format!("listen on {}", config.bind))?;
     println!(
         "wagate {} is listening on http://{} (API docs: http://{}/docs)",
         env!("CARGO_PKG_VERSION"),

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use wagate_core::Gateway;
 use wagate_core::queue::Queue;
-use wagate_types::{MessageStatus, Priority};
+use wagate_types::{FailureCode, MessageStatus, Priority};
 
 use super::params::session_name;
 use crate::auth::Caller;
@@ -50,6 +50,10 @@ pub struct Waiting {
     /// When it is expected to go: its due time, an average pause after the one before,
     /// and the caps and quiet hours played forward. An estimate, not a promise.
     estimated_send_at: String,
+    /// Why it waits, when something holds it (the session not connected, logged out or
+    /// banned, an opt-in not answered, quiet hours, caps, a retry after an error).
+    error_code: Option<FailureCode>,
+    error: Option<String>,
 }
 
 impl From<Queue> for QueueView {
@@ -62,6 +66,8 @@ impl From<Queue> for QueueView {
             status: m.status,
             priority: m.priority,
             estimated_send_at: rfc3339(at),
+            error_code: m.error_code,
+            error: m.error,
         });
         let use_of = |limit, used| CapUse { limit, used };
         Self {

@@ -65,8 +65,21 @@ pub async fn new_session(store: &Store, session_name: &str) -> SessionRecord {
     new_session_of(store, &tenant(), session_name).await
 }
 
+/// A session that is connected, so its waiting messages wait for nothing but their turn.
 pub async fn new_session_of(store: &Store, tenant: &TenantId, session_name: &str) -> SessionRecord {
-    store.create_session(tenant, &name(session_name), &SessionSettings::default(), t0()).await.expect("create session")
+    let created = store
+        .create_session(tenant, &name(session_name), &SessionSettings::default(), t0())
+        .await
+        .expect("create session");
+    let connected = wagate_store::SessionState {
+        status: wagate_types::SessionStatus::Connected,
+        reason: None,
+        phone: None,
+        push_name: None,
+        last_seen_at: None,
+    };
+    store.set_session_state(created.id, &connected, t0()).await.expect("connect the session");
+    store.session_by_id(created.id).await.expect("read the session").expect("the session exists")
 }
 
 /// A normal-priority text message to `15550000001`, accepted at `created_at`.

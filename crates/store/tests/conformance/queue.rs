@@ -2,8 +2,8 @@
 
 use std::collections::HashSet;
 
-use wagate_store::{AttemptResult, MessageRecord, SessionRecord};
-use wagate_types::{FailureCode, MessageId, MessageStatus, Priority};
+use wagate_store::{AttemptResult, MessageRecord, SessionRecord, SessionState};
+use wagate_types::{FailureCode, MessageId, MessageStatus, Priority, SessionStatus};
 
 use crate::{TestDb, accept, get, ms, new_session, secs, t0, text};
 
@@ -18,6 +18,7 @@ wagate_store::on_both_backends!(
     failed_attempt_ends_the_message,
     sent_after_a_receipt_does_not_move_back,
     concurrent_claimers_never_share_a_message,
+    waiting_messages_say_why_while_their_session_is_not_connected,
 );
 
 /// Claims for `session` at `now` with a minute's lease.
@@ -225,4 +226,47 @@ async fn concurrent_claimers_never_share_a_message(db: &TestDb) {
     assert_eq!(unique.len(), claimed.len(), "a message was claimed twice");
     let expected: HashSet<_> = batch.iter().map(|m| m.id).collect();
     assert_eq!(unique, expected, "every message is claimed exactly once");
+}
+
+async fn waiting_messages_say_why_while_their_session_is_not_connected(db: &TestDb) {
+    let session = new_session(&db.store, "sales").await;
+    let waiting = accept(&db.store, text(&session, t0())).await;
+    let retried = accept(&db.store, text(&session, t0())).await;
+    db.store.claim_next(session.id, t0(), t0() + secs(60)).await.unwrap().expect("claimable");
+    let retry = AttemptResult::Retry { at: t0() + secs(5), error: "no ack".into(), code: FailureCode::Timeout };
+    db.store.finish_attempt(waiting.id, &retry, t0() + secs(1)).await.unwrap();
+    assert_eq!(get(&db.store, retried.id).await.error_code, None, "a connected session holds nothing back");
+
+    for (status, reason, code) in [
+        (SessionStatus::LoggedOut, Some("the phone unlinked this device"), FailureCode::LoggedOut),
+        (SessionStatus::Banned, Some("sent to too many people"), FailureCode::Banned),
+        (SessionStatus::Reconnecting, None, FailureCode::NotConnected),
+        (SessionStatus::Starting, None, FailureCode::NotConnected),
+    ] {
+        let state = SessionState {
+            status,
+            reason: reason.map(str::to_owned),
+            phone: None,
+            push_name: None,
+            last_seen_at: None,
+        };
+        db.store.set_session_state(session.id, &state, t0()).await.unwrap();
+        for id in [waiting.id, retried.id] {
+            let m = get(&db.store, id).await;
+            assert_eq!(m.error_code, Some(code), "{status}: {m:?}");
+            let words = m.error.unwrap();
+            assert!(words.starts_with(&format!("waiting: the session is {status}")), "{words}");
+            assert!(reason.is_none_or(|r| words.ends_with(r)), "{words}");
+        }
+    }
+    let connected = SessionState {
+        status: SessionStatus::Connected,
+        reason: None,
+        phone: None,
+        push_name: None,
+        last_seen_at: None,
+    };
+    db.store.set_session_state(session.id, &connected, t0()).await.unwrap();
+    assert_eq!(get(&db.store, retried.id).await.error_code, None, "the reason goes with the session's");
+    assert_eq!(get(&db.store, waiting.id).await.error_code, Some(FailureCode::Timeout), "its own reason stays");
 }

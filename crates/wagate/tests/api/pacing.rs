@@ -26,7 +26,9 @@ async fn a_cap_per_minute_holds_the_next_send_back() {
     app.wait_for_message(&ids[0], "sent").await;
     app.wait_for_message(&ids[1], "sent").await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
-    assert_eq!(app.message(&ids[2]).await["status"], "queued", "the third waits for the minute");
+    let third = app.message(&ids[2]).await;
+    assert_eq!(third["status"], "queued", "the third waits for the minute");
+    assert_eq!(third["error_code"], "cap_reached", "and says why: {third}");
     assert_eq!(app.engine.sent().len(), 2);
 
     // Lifting the cap lets it go.
@@ -133,4 +135,28 @@ async fn lanes_spacing_and_typing_are_checked_and_kept() {
     let cleared: Value = settings(&app, json!({ "recipient_spacing_seconds": null })).await.json().await.unwrap();
     assert_eq!(cleared["settings"]["recipient_spacing_seconds"], Value::Null);
     assert_eq!(cleared["settings"]["lanes"], good["lanes"], "kept");
+}
+
+#[tokio::test]
+async fn a_message_held_by_quiet_hours_says_so() {
+    let app = app().await;
+    let now = time::OffsetDateTime::now_utc();
+    let at = |t: time::OffsetDateTime| format!("{:02}:{:02}", t.hour(), t.minute());
+    let quiet = json!({ "start": at(now - time::Duration::hours(1)), "end": at(now + time::Duration::hours(1)), "time_zone": "UTC" });
+    assert_eq!(settings(&app, json!({ "quiet_hours": quiet })).await.status(), StatusCode::OK);
+
+    let accepted = app.send_text("default", "+9611234567", "Good night").await;
+    let id = accepted["id"].as_str().unwrap();
+    let held = crate::helpers::eventually("the message says it waits for the quiet hours", || async {
+        let message = app.message(id).await;
+        (message["error_code"] == "quiet_hours").then_some(message)
+    })
+    .await;
+    assert_eq!(held["status"], "queued", "{held}");
+    assert!(held["error"].as_str().unwrap().contains("quiet hours"), "{held}");
+    assert!(app.engine.sent().is_empty());
+
+    assert_eq!(settings(&app, json!({ "quiet_hours": null })).await.status(), StatusCode::OK);
+    let sent = app.wait_for_message(id, "sent").await;
+    assert!(sent["error_code"].is_null(), "{sent}");
 }

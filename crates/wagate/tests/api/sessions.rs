@@ -182,3 +182,77 @@ async fn sessions_start_again_when_the_server_restarts() {
     app.wait_for_session("linked", "connected").await;
     app.wait_for_session("waiting", "qr_ready").await;
 }
+
+/// Sends a text and checks that the 202 answer, the message and the queue all say why
+/// it waits.
+async fn accepted_waiting_because(app: &crate::helpers::TestApp, code: &str) {
+    let accepted = app.send_text("default", "+4915123456789", "while it cannot go").await;
+    assert_eq!(accepted["status"], "queued", "{accepted}");
+    assert_eq!(accepted["error_code"], code, "the 202 answer says why: {accepted}");
+    let id = accepted["id"].as_str().unwrap();
+    let message = app.message(id).await;
+    assert_eq!(message["error_code"], code, "{message}");
+    assert!(message["error"].as_str().unwrap().starts_with("waiting: "), "{message}");
+    let queue: serde_json::Value = app.get("/api/v1/sessions/default/queue").await.json().await.unwrap();
+    let listed = queue["messages"].as_array().unwrap().iter().find(|m| m["id"] == id).cloned().unwrap();
+    assert_eq!(listed["error_code"], code, "{queue}");
+}
+
+#[tokio::test]
+async fn a_message_accepted_while_the_session_is_logged_out_says_so() {
+    let app = spawn_app().await;
+    app.connected_session("default").await;
+    app.engine.unlink("default").await;
+    app.wait_for_session("default", "logged_out").await;
+    accepted_waiting_because(&app, "logged_out").await;
+}
+
+#[tokio::test]
+async fn a_message_accepted_while_the_session_is_banned_says_so() {
+    let app = spawn_app().await;
+    app.connected_session("default").await;
+    let until = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let banned = wagate_engine::EngineEvent::Banned { until, reason: "sent to too many people".into() };
+    app.engine.event("default", banned).await;
+    app.wait_for_session("default", "banned").await;
+    accepted_waiting_because(&app, "banned").await;
+}
+
+#[tokio::test]
+async fn a_message_accepted_while_the_session_is_disconnected_says_so_until_it_goes() {
+    let app = spawn_app().await;
+    app.connected_session("default").await;
+    app.engine.drop_connection("default").await;
+    app.wait_for_session("default", "reconnecting").await;
+    accepted_waiting_because(&app, "not_connected").await;
+    let waiting: serde_json::Value = app.get("/api/v1/messages?session=default").await.json().await.unwrap();
+    let id = waiting["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(waiting["data"][0]["error_code"], "not_connected", "lists say it too: {waiting}");
+
+    app.engine.restore_connection("default").await;
+    let sent = app.wait_for_message(&id, "sent").await;
+    assert!(sent["error_code"].is_null() && sent["error"].is_null(), "the reason goes with the wait: {sent}");
+}
+
+#[tokio::test]
+async fn the_api_answers_while_sessions_are_still_starting_after_a_restart() {
+    let mut app = spawn_app().await;
+    app.connected_session("default").await;
+    app.create_session("second").await;
+    // Each session now takes five seconds to reach WhatsApp.
+    app.engine.set_start_delay(std::time::Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    app.restart().await;
+
+    let health = app.anonymous(Method::GET, "/api/v1/health").send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let sessions: Value = app.get("/api/v1/sessions").await.json().await.unwrap();
+    let statuses: Vec<&str> = sessions.as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["starting", "starting"], "sessions show starting until they connect: {sessions}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the API did not wait for the sessions");
+    // Sends are taken meanwhile and go once the session is connected.
+    let accepted = app.send_text("default", "+4915123456789", "while starting").await;
+    app.wait_for_session("default", "connected").await;
+    app.wait_for_message(accepted["id"].as_str().unwrap(), "sent").await;
+    app.wait_for_session("second", "qr_ready").await;
+}
