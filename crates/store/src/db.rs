@@ -175,6 +175,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (10, "opt_in", include_str!("../migrations/sqlite/0010_opt_in.sql")),
             (11, "campaigns", include_str!("../migrations/sqlite/0011_campaigns.sql")),
             (12, "webhooks", include_str!("../migrations/sqlite/0012_webhooks.sql")),
+            (13, "webhook_head", include_str!("../migrations/sqlite/0013_webhook_head.sql")),
             (14, "storage_probe", include_str!("../migrations/sqlite/0014_storage_probe.sql")),
         ],
         Backend::Postgres => &[
@@ -190,6 +191,7 @@ fn migrations(backend: Backend) -> Vec<Migration> {
             (10, "opt_in", include_str!("../migrations/postgres/0010_opt_in.sql")),
             (11, "campaigns", include_str!("../migrations/postgres/0011_campaigns.sql")),
             (12, "webhooks", include_str!("../migrations/postgres/0012_webhooks.sql")),
+            (13, "webhook_head", include_str!("../migrations/postgres/0013_webhook_head.sql")),
             (14, "storage_probe", include_str!("../migrations/postgres/0014_storage_probe.sql")),
         ],
     };

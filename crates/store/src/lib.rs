@@ -44,7 +44,9 @@ pub use model::*;
 pub use number_checks::NumberCheckRecord;
 pub use opt_ins::OptInMoved;
 pub use queue::Tell;
-pub use webhooks::{AttemptLog, DeadLetter, NewWebhook, WebhookChange, WebhookRecord};
+pub use webhooks::{
+    AttemptLog, DeadLetter, HeaderChanges, LoggedAttempt, NewWebhook, WebhookChange, WebhookRecord, merge_headers,
+};
 
 /// What can go wrong talking to the database, in terms callers act on.
 #[derive(Debug, thiserror::Error)]

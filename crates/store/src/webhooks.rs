@@ -10,13 +10,14 @@ use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 use wagate_types::{SessionId, TenantId};
 
+use crate::Backend;
 use crate::messages::INSERT_CHUNK;
 use crate::statement::Statement;
 use crate::time_ms::{from_ms, opt_from_ms, to_ms};
 use crate::{EventFilter, EventRecord, NewEvent, Result, Store, StoreError};
 
-/// An endpoint to create.
-#[derive(Debug, Clone)]
+/// An endpoint to create. Its `Debug` leaves out the secret and the header values.
+#[derive(Clone)]
 pub struct NewWebhook {
     pub id: String,
     pub tenant: TenantId,
@@ -31,7 +32,8 @@ pub struct NewWebhook {
     pub created_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+/// A stored endpoint. Its `Debug` leaves out the secret and the header values.
+#[derive(Clone, PartialEq)]
 pub struct WebhookRecord {
     pub id: String,
     pub tenant: TenantId,
@@ -47,22 +49,108 @@ pub struct WebhookRecord {
     pub cursor: u64,
     /// Failed attempts at the event after the cursor.
     pub head_attempts: u32,
+    /// When the first of them was made.
+    pub head_failing_since: Option<OffsetDateTime>,
     pub next_attempt_at: OffsetDateTime,
+    /// When the current run of failures began (over every event it failed on).
     pub failing_since: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
-/// A change to an endpoint; `None` keeps a field.
-#[derive(Debug, Clone, Default)]
+/// Changes to an endpoint's headers: a name with a value sets or replaces that
+/// header, a name with `None` removes it, and headers not named are kept. Names
+/// compare without regard to case, as HTTP's do.
+pub type HeaderChanges = BTreeMap<String, Option<String>>;
+
+/// `current` with `changes` applied (see [`HeaderChanges`]).
+pub fn merge_headers(current: &BTreeMap<String, String>, changes: &HeaderChanges) -> BTreeMap<String, String> {
+    let mut merged = current.clone();
+    for (name, value) in changes {
+        merged.retain(|kept, _| !kept.eq_ignore_ascii_case(name));
+        if let Some(value) = value {
+            merged.insert(name.clone(), value.clone());
+        }
+    }
+    merged
+}
+
+/// A change to an endpoint; `None` (no header changes) keeps a field. Its `Debug`
+/// leaves out header values.
+#[derive(Clone, Default)]
 pub struct WebhookChange {
     pub url: Option<String>,
     pub session_id: Option<Option<SessionId>>,
     pub events: Option<Vec<String>>,
-    pub headers: Option<BTreeMap<String, String>>,
+    pub headers: HeaderChanges,
     pub description: Option<Option<String>>,
     /// Enabling again also forgets the run of failures.
     pub enabled: Option<bool>,
+}
+
+/// Header names with their values hidden, for `Debug`.
+struct HeaderNames<'a, V>(&'a BTreeMap<String, V>);
+
+impl<V> std::fmt::Debug for HeaderNames<'_, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.0.keys().map(|name| (name, REDACTED))).finish()
+    }
+}
+
+/// What `Debug` shows for a secret or a header value.
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for NewWebhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewWebhook")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("session_id", &self.session_id)
+            .field("events", &self.events)
+            .field("secret", &REDACTED)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("description", &self.description)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WebhookRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRecord")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("session_id", &self.session_id)
+            .field("events", &self.events)
+            .field("secret", &REDACTED)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("description", &self.description)
+            .field("enabled", &self.enabled)
+            .field("disabled_reason", &self.disabled_reason)
+            .field("cursor", &self.cursor)
+            .field("head_attempts", &self.head_attempts)
+            .field("head_failing_since", &self.head_failing_since)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .field("failing_since", &self.failing_since)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WebhookChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookChange")
+            .field("url", &self.url)
+            .field("session_id", &self.session_id)
+            .field("events", &self.events)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("description", &self.description)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 /// One delivery attempt, for the log.
@@ -77,6 +165,14 @@ pub struct AttemptLog {
     pub at: OffsetDateTime,
 }
 
+/// An attempt as the delivery log holds it: `id` orders the log (newest last) and
+/// serves as its cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedAttempt {
+    pub id: String,
+    pub log: AttemptLog,
+}
+
 /// An event given up on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter {
@@ -87,7 +183,7 @@ pub struct DeadLetter {
 }
 
 const COLUMNS: &str = "id, tenant_id, url, session_id, events, secret, headers, description, enabled, \
-    disabled_reason, cursor, head_attempts, next_attempt_at, failing_since, created_at, updated_at";
+    disabled_reason, cursor, head_attempts, head_failing_since, next_attempt_at, failing_since, created_at, updated_at";
 
 impl Store {
     /// Stores an endpoint; it gets the events that happen from now on.
@@ -150,6 +246,27 @@ impl Store {
         change: &WebhookChange,
         now: OffsetDateTime,
     ) -> Result<Option<WebhookRecord>> {
+        let mut tx = self.write().await?;
+        // Header changes apply to the headers as they are now; the row stays locked
+        // until the commit, so two changes to different headers both hold.
+        let headers = if change.headers.is_empty() {
+            None
+        } else {
+            let lock = match self.backend {
+                Backend::Sqlite => "",
+                Backend::Postgres => " FOR UPDATE",
+            };
+            let sql = format!("SELECT headers FROM webhooks WHERE tenant_id = $1 AND id = $2{lock}");
+            let Some(row) =
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.as_str()).bind(id).fetch_optional(&mut *tx).await?
+            else {
+                return Ok(None);
+            };
+            let stored: String = row.try_get("headers")?;
+            let current: BTreeMap<String, String> =
+                serde_json::from_str(&stored).map_err(|e| StoreError::Corrupt(format!("webhook headers: {e}")))?;
+            Some(merge_headers(&current, &change.headers))
+        };
         let mut q = Statement::new(self.backend, "UPDATE webhooks SET updated_at = ");
         q.push_bind(to_ms(now));
         if let Some(url) = &change.url {
@@ -161,7 +278,7 @@ impl Store {
         if let Some(events) = &change.events {
             q.push(", events = ").push_bind(json_text(events)?);
         }
-        if let Some(headers) = &change.headers {
+        if let Some(headers) = &headers {
             q.push(", headers = ").push_bind(json_text(headers)?);
         }
         if let Some(description) = &change.description {
@@ -169,8 +286,11 @@ impl Store {
         }
         match change.enabled {
             Some(true) => {
-                q.push(", enabled = 1, disabled_reason = NULL, failing_since = NULL, head_attempts = 0, next_attempt_at = ")
-                    .push_bind(to_ms(now));
+                q.push(
+                    ", enabled = 1, disabled_reason = NULL, failing_since = NULL, head_attempts = 0, \
+                     head_failing_since = NULL, next_attempt_at = ",
+                )
+                .push_bind(to_ms(now));
             }
             Some(false) => {
                 q.push(", enabled = 0, disabled_reason = 'disabled through the API'");
@@ -179,9 +299,10 @@ impl Store {
         }
         q.push(" WHERE tenant_id = ").push_bind(tenant.as_str().to_owned());
         q.push(" AND id = ").push_bind(id.to_owned());
-        if q.build()?.execute(&self.pool).await?.rows_affected() == 0 {
+        if q.build()?.execute(&mut *tx).await?.rows_affected() == 0 {
             return Ok(None);
         }
+        tx.commit().await?;
         self.webhook(tenant, id).await
     }
 
@@ -222,7 +343,7 @@ impl Store {
         }
         sqlx::query(
             "UPDATE webhooks SET cursor = CASE WHEN cursor < $2 THEN $2 ELSE cursor END, head_attempts = 0, \
-             failing_since = NULL, next_attempt_at = $3 WHERE id = $1 AND updated_at = $4",
+             head_failing_since = NULL, failing_since = NULL, next_attempt_at = $3 WHERE id = $1 AND updated_at = $4",
         )
         .bind(id)
         .bind(i64::try_from(last.event_id).unwrap_or(i64::MAX))
@@ -242,7 +363,8 @@ impl Store {
         self.log_attempt(&mut tx, id, log).await?;
         sqlx::query(
             "UPDATE webhooks SET head_attempts = head_attempts + 1, next_attempt_at = $2, \
-             failing_since = COALESCE(failing_since, $3) WHERE id = $1 AND updated_at = $4",
+             head_failing_since = COALESCE(head_failing_since, $3), failing_since = COALESCE(failing_since, $3) \
+             WHERE id = $1 AND updated_at = $4",
         )
         .bind(id)
         .bind(to_ms(retry_at))
@@ -275,7 +397,8 @@ impl Store {
         .await?;
         sqlx::query(
             "UPDATE webhooks SET cursor = CASE WHEN cursor < $2 THEN $2 ELSE cursor END, head_attempts = 0, \
-             next_attempt_at = $3 WHERE id = $1 AND updated_at = $4",
+             head_failing_since = NULL, failing_since = COALESCE(failing_since, $3), next_attempt_at = $3 \
+             WHERE id = $1 AND updated_at = $4",
         )
         .bind(id)
         .bind(event)
@@ -310,8 +433,8 @@ impl Store {
     /// Moves the cursor so delivery starts again at event `from` (its id and later).
     pub async fn replay_webhook(&self, tenant: &TenantId, id: &str, from: u64, now: OffsetDateTime) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE webhooks SET cursor = $3, head_attempts = 0, next_attempt_at = $4, updated_at = $4 \
-             WHERE tenant_id = $1 AND id = $2",
+            "UPDATE webhooks SET cursor = $3, head_attempts = 0, head_failing_since = NULL, next_attempt_at = $4, \
+             updated_at = $4 WHERE tenant_id = $1 AND id = $2",
         )
         .bind(tenant.as_str())
         .bind(id)
@@ -337,36 +460,44 @@ impl Store {
         Ok(())
     }
 
-    /// The endpoint's attempts, newest first.
-    pub async fn webhook_attempts(&self, id: &str, limit: u32) -> Result<Vec<AttemptLog>> {
-        let rows = sqlx::query(
-            "SELECT event_id, attempt, status_code, latency_ms, error, at FROM webhook_attempts \
-             WHERE webhook_id = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+    /// The endpoint's attempts, newest first: up to `limit` of them, those logged
+    /// before the attempt `before` when it is given (the last of the previous page).
+    pub async fn webhook_attempts(&self, id: &str, before: Option<&str>, limit: u32) -> Result<Vec<LoggedAttempt>> {
+        let mut q = Statement::new(
+            self.backend,
+            "SELECT id, event_id, attempt, status_code, latency_ms, error, at FROM webhook_attempts WHERE webhook_id = ",
+        );
+        q.push_bind(id.to_owned());
+        if let Some(before) = before {
+            q.push(" AND id < ").push_bind(before.to_owned());
+        }
+        q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+        let rows = q.build()?.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
-                Ok(AttemptLog {
+                let log = AttemptLog {
                     event_id: u64::try_from(row.try_get::<i64, _>("event_id")?).unwrap_or(0),
                     attempt: u32::try_from(row.try_get::<i64, _>("attempt")?).unwrap_or(0),
                     status_code: row.try_get::<Option<i64>, _>("status_code")?.and_then(|c| u16::try_from(c).ok()),
                     latency_ms: u64::try_from(row.try_get::<i64, _>("latency_ms")?).unwrap_or(0),
                     error: row.try_get("error")?,
                     at: from_ms(row.try_get("at")?),
-                })
+                };
+                Ok(LoggedAttempt { id: row.try_get("id")?, log })
             })
             .collect()
     }
 
-    /// The endpoint's dead letters, oldest event first.
-    pub async fn webhook_dead_letters(&self, id: &str) -> Result<Vec<DeadLetter>> {
+    /// The endpoint's dead letters, oldest event first: up to `limit` of them, for
+    /// events after `after` (the last of the previous page; 0 for the first).
+    pub async fn webhook_dead_letters(&self, id: &str, after: u64, limit: u32) -> Result<Vec<DeadLetter>> {
         let rows = sqlx::query(
-            "SELECT event_id, attempts, last_error, at FROM webhook_dead_letters WHERE webhook_id = $1 ORDER BY event_id",
+            "SELECT event_id, attempts, last_error, at FROM webhook_dead_letters \
+             WHERE webhook_id = $1 AND event_id > $2 ORDER BY event_id LIMIT $3",
         )
         .bind(id)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -435,9 +566,79 @@ fn webhook_from_row(row: &AnyRow) -> Result<WebhookRecord> {
         disabled_reason: row.try_get("disabled_reason")?,
         cursor: u64::try_from(row.try_get::<i64, _>("cursor")?).unwrap_or(0),
         head_attempts: u32::try_from(row.try_get::<i64, _>("head_attempts")?).unwrap_or(0),
+        head_failing_since: opt_from_ms(row.try_get("head_failing_since")?),
         next_attempt_at: from_ms(row.try_get("next_attempt_at")?),
         failing_since: opt_from_ms(row.try_get("failing_since")?),
         created_at: from_ms(row.try_get("created_at")?),
         updated_at: from_ms(row.try_get("updated_at")?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn debug_output_names_headers_but_shows_no_secret_or_header_value() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let hook = WebhookRecord {
+            id: "w1".into(),
+            tenant: TenantId::default_tenant(),
+            url: "https://example.com/hook".into(),
+            session_id: None,
+            events: vec!["*".into()],
+            secret: "whsec_topsecretvalue".into(),
+            headers: headers(&[("Authorization", "Bearer s3cr3t-token")]),
+            description: None,
+            enabled: true,
+            disabled_reason: None,
+            cursor: 0,
+            head_attempts: 0,
+            head_failing_since: None,
+            next_attempt_at: at,
+            failing_since: None,
+            created_at: at,
+            updated_at: at,
+        };
+        let new = NewWebhook {
+            id: hook.id.clone(),
+            tenant: hook.tenant.clone(),
+            url: hook.url.clone(),
+            session_id: None,
+            events: hook.events.clone(),
+            secret: hook.secret.clone(),
+            headers: hook.headers.clone(),
+            description: None,
+            created_at: at,
+        };
+        let change = WebhookChange {
+            headers: [("Authorization".to_owned(), Some("Bearer s3cr3t-token".to_owned()))].into(),
+            ..WebhookChange::default()
+        };
+        for shown in [format!("{hook:?}"), format!("{new:?}"), format!("{change:?}")] {
+            assert!(shown.contains("Authorization"), "{shown}");
+            assert!(!shown.contains("s3cr3t") && !shown.contains("topsecret"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn header_changes_set_replace_and_remove_by_name_in_any_case() {
+        let current = headers(&[("Authorization", "Bearer old"), ("X-Shop", "demo")]);
+        let changes: HeaderChanges = [
+            ("authorization".to_owned(), Some("Bearer new".to_owned())),
+            ("x-shop".to_owned(), None),
+            ("X-Region".to_owned(), Some("eu".to_owned())),
+            ("X-Absent".to_owned(), None),
+        ]
+        .into();
+
+        let merged = merge_headers(&current, &changes);
+
+        assert_eq!(merged, headers(&[("authorization", "Bearer new"), ("X-Region", "eu")]));
+        assert_eq!(merge_headers(&current, &HeaderChanges::new()), current, "nothing named, nothing changed");
+    }
 }

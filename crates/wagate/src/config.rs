@@ -173,7 +173,8 @@ impl S3 {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Webhooks {
-    /// The longest wait for a receiver's answer.
+    /// The longest wait for a receiver's answer (and for a URL's host to resolve when
+    /// a webhook is created or changed).
     pub timeout_ms: u64,
     /// Host names webhook URLs may point to although they resolve to private addresses.
     pub allow_hosts: Vec<String>,

@@ -1,17 +1,20 @@
 //! Webhooks: endpoints that get the event log, signed and retried from the database;
 //! their delivery log and dead letters, redelivery of one event, replay from an id.
+//! Header values, like the secret, are written by clients and never answered.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Extension, State};
 use axum::http::StatusCode;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use wagate_core::Gateway;
 use wagate_core::events::STREAM_ONLY;
-use wagate_core::webhooks::WebhookRequest;
-use wagate_store::{AttemptLog, DeadLetter, WebhookChange, WebhookRecord};
+use wagate_core::webhooks::{MAX_HEADERS, WebhookRequest};
+use wagate_store::{AttemptLog, DeadLetter, HeaderChanges, WebhookChange, WebhookRecord};
 use wagate_types::SessionName;
 
 use super::params::{present, session_name};
@@ -24,8 +27,9 @@ use crate::time_format::{opt_rfc3339, rfc3339};
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// Where events are POSTed (http or https). Private addresses only when the
-    /// server's `[webhooks]` allow-list names them.
+    /// Where events are POSTed (http or https). The host must resolve, and to public
+    /// addresses unless the server's `[webhooks]` allow-list names it or its network;
+    /// otherwise `422` names `url` with the reason.
     #[schema(example = "https://example.com/wagate/events")]
     url: String,
     /// Only this session's events; every session's when left out.
@@ -35,7 +39,9 @@ pub struct NewWebhook {
     /// The signing secret (`whsec_` + base64, or any 16–128 characters); generated
     /// when left out. Shown only in this answer.
     secret: Option<String>,
-    /// Extra headers sent with every delivery.
+    /// Extra headers sent with every delivery (at most 20). Their values are never
+    /// shown again: answers show each as `********`.
+    #[schema(example = json!({"Authorization": "Bearer 3f9a…"}))]
     headers: Option<BTreeMap<String, String>>,
     description: Option<String>,
 }
@@ -44,19 +50,23 @@ pub struct NewWebhook {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookUpdate {
+    /// Checked as at creation.
     url: Option<String>,
     /// `null`: every session.
     #[serde(default, deserialize_with = "present")]
     session: Option<Option<String>>,
     events: Option<Vec<String>>,
-    headers: Option<BTreeMap<String, String>>,
+    /// Changes to the headers, by name (any case): a value sets or replaces that
+    /// header, `null` removes it, and headers not named are kept with their values.
+    #[schema(example = json!({"Authorization": "Bearer 7c1d…", "X-Old": null}))]
+    headers: Option<BTreeMap<String, Option<String>>>,
     #[serde(default, deserialize_with = "present")]
     description: Option<Option<String>>,
     /// `true` enables a disabled endpoint again and forgets its failures.
     enabled: Option<bool>,
 }
 
-/// An endpoint; its secret is shown only when it is created.
+/// An endpoint; its secret is shown only when it is created, its header values never.
 #[derive(Serialize, ToSchema)]
 pub struct Webhook {
     id: String,
@@ -64,13 +74,17 @@ pub struct Webhook {
     /// The session whose events it gets; null: every session.
     session_id: Option<String>,
     events: Vec<String>,
+    /// The extra headers by name; each value shows as `********` (deliveries carry the
+    /// real one).
+    #[schema(example = json!({"Authorization": "********"}))]
     headers: BTreeMap<String, String>,
     description: Option<String>,
     enabled: bool,
     disabled_reason: Option<String>,
     /// The last event delivered (or dead-lettered).
     last_event_id: u64,
-    /// Failed attempts at the next event, and when it is tried again.
+    /// Failed attempts at the next event, and when it is tried again (within a minute
+    /// while the endpoint fails).
     failed_attempts: u32,
     next_attempt_at: String,
     /// When the current run of failures began; null while deliveries succeed.
@@ -89,7 +103,7 @@ impl From<WebhookRecord> for Webhook {
             url: r.url,
             session_id: r.session_id.map(|s| s.to_string()),
             events: r.events,
-            headers: r.headers,
+            headers: r.headers.into_keys().map(|name| (name, REDACTED.to_owned())).collect(),
             description: r.description,
             enabled: r.enabled,
             disabled_reason: r.disabled_reason,
@@ -135,13 +149,16 @@ impl From<AttemptLog> for Attempt {
     }
 }
 
+/// A page of the delivery log.
 #[derive(Serialize, ToSchema)]
 pub struct AttemptList {
     /// Newest first.
     data: Vec<Attempt>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    next_cursor: Option<String>,
 }
 
-/// An event given up on after the last retry.
+/// An event given up on after failing for 32 hours.
 #[derive(Serialize, ToSchema)]
 pub struct DeadLetterView {
     event_id: u64,
@@ -156,18 +173,50 @@ impl From<DeadLetter> for DeadLetterView {
     }
 }
 
+/// A page of dead letters.
 #[derive(Serialize, ToSchema)]
 pub struct DeadLetterList {
+    /// Oldest event first.
     data: Vec<DeadLetterView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    next_cursor: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LogParams {
-    /// 1–1000 (default 100).
+    /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
+
+impl LogParams {
+    fn limit(&self) -> ApiResult<u32> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid_field("limit", "must be between 1 and 1000"));
+        }
+        Ok(limit)
+    }
+
+    /// The cursor's text, as [`encode_cursor`] wrote it.
+    fn cursor(&self) -> ApiResult<Option<String>> {
+        let Some(cursor) = &self.cursor else { return Ok(None) };
+        let invalid = || ApiError::invalid_field("cursor", "is not a cursor this API returned");
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+        String::from_utf8(bytes).map(Some).map_err(|_| invalid())
+    }
+}
+
+fn encode_cursor(text: &str) -> String {
+    URL_SAFE_NO_PAD.encode(text)
+}
+
+/// How a header value is shown.
+const REDACTED: &str = "********";
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -190,22 +239,35 @@ fn check_secret(secret: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
-    if headers.len() > 20 {
-        return Err(ApiError::invalid_field("headers", "at most 20 headers"));
-    }
+/// Checks headers to set (`Some`) or remove (`None`), by name.
+fn check_headers<'a>(headers: impl IntoIterator<Item = (&'a String, Option<&'a String>)>) -> ApiResult<()> {
+    let mut seen: Vec<String> = Vec::new();
     for (name, value) in headers {
-        let reserved = name.to_ascii_lowercase();
-        if reserved.starts_with("webhook-")
-            || ["content-type", "content-length", "host", "x-webhook-signature"].contains(&reserved.as_str())
+        let field = format!("headers.{name}");
+        let lower = name.to_ascii_lowercase();
+        if lower.starts_with("webhook-")
+            || ["content-type", "content-length", "host", "x-webhook-signature"].contains(&lower.as_str())
         {
-            return Err(ApiError::invalid_field(&format!("headers.{name}"), "is set by the server"));
+            return Err(ApiError::invalid_field(&field, "is set by the server"));
         }
         if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
-            || axum::http::HeaderValue::from_str(value).is_err()
+            || value.is_some_and(|v| axum::http::HeaderValue::from_str(v).is_err())
         {
-            return Err(ApiError::invalid_field(&format!("headers.{name}"), "is not a valid HTTP header"));
+            return Err(ApiError::invalid_field(&field, "is not a valid HTTP header"));
         }
+        if value.is_some_and(|v| v == REDACTED) {
+            return Err(ApiError::invalid_field(
+                &field,
+                "is the placeholder answers show instead of the value: leave the header out to keep its value",
+            ));
+        }
+        if seen.contains(&lower) {
+            return Err(ApiError::invalid_field(&field, "is named twice (header names are not case-sensitive)"));
+        }
+        seen.push(lower);
+    }
+    if seen.len() > MAX_HEADERS {
+        return Err(ApiError::invalid_field("headers", format!("at most {MAX_HEADERS} headers")));
     }
     Ok(())
 }
@@ -224,10 +286,10 @@ fn session(name: Option<&str>) -> ApiResult<Option<SessionName>> {
 }
 
 /// Creates an endpoint. It gets the events that happen from now on; its secret is in
-/// this answer only.
+/// this answer only, and header values in none.
 #[utoipa::path(post, operation_id = "create_webhook", path = "/api/v1/webhooks", tag = "webhooks", request_body = NewWebhook,
     responses((status = 201, description = "Created", body = Webhook), (status = 404, description = "No such session", body = Problem),
-              (status = 422, description = "A field is invalid; nothing was stored", body = Problem)))]
+              (status = 422, description = "A field is invalid, or the URL's host does not resolve or is at an address webhooks may not call; nothing was stored", body = Problem)))]
 pub async fn create(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
@@ -237,7 +299,7 @@ pub async fn create(
         check_secret(secret)?;
     }
     let headers = body.headers.unwrap_or_default();
-    check_headers(&headers)?;
+    check_headers(headers.iter().map(|(name, value)| (name, Some(value))))?;
     if let Some(events) = &body.events {
         check_events(events)?;
     }
@@ -279,20 +341,19 @@ pub async fn get(
     Ok(axum::Json(gw.webhook(&caller.tenant, &id).await?.into()))
 }
 
-/// Changes an endpoint.
+/// Changes an endpoint. Headers change by name: the ones not named keep their values.
 #[utoipa::path(patch, operation_id = "update_webhook", path = "/api/v1/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id")), request_body = WebhookUpdate,
     responses((status = 200, description = "Changed", body = Webhook), (status = 404, description = "No such webhook or session", body = Problem),
-              (status = 422, description = "A field is invalid; nothing changed", body = Problem)))]
+              (status = 422, description = "A field is invalid, or the new URL's host does not resolve or is at an address webhooks may not call; nothing changed", body = Problem)))]
 pub async fn update(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Json(body): Json<WebhookUpdate>,
 ) -> ApiResult<axum::Json<Webhook>> {
-    if let Some(headers) = &body.headers {
-        check_headers(headers)?;
-    }
+    let headers: HeaderChanges = body.headers.unwrap_or_default();
+    check_headers(headers.iter().map(|(name, value)| (name, value.as_ref())))?;
     if let Some(events) = &body.events {
         check_events(events)?;
     }
@@ -302,7 +363,7 @@ pub async fn update(
     };
     let change = WebhookChange {
         events: body.events,
-        headers: body.headers,
+        headers,
         description: body.description,
         enabled: body.enabled,
         ..WebhookChange::default()
@@ -323,7 +384,8 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The delivery log: every attempt with its status code, latency and error.
+/// The delivery log, newest first, a page at a time: every attempt with its status
+/// code, latency and error.
 #[utoipa::path(get, operation_id = "list_webhook_deliveries", path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "The webhook's id"), LogParams),
     responses((status = 200, description = "OK", body = AttemptList), (status = 404, description = "No such webhook", body = Problem),
@@ -334,25 +396,38 @@ pub async fn deliveries(
     Path(id): Path<String>,
     Query(params): Query<LogParams>,
 ) -> ApiResult<axum::Json<AttemptList>> {
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid_field("limit", "must be between 1 and 1000"));
+    let limit = params.limit()?;
+    let before = params.cursor()?;
+    if before.as_deref().is_some_and(|b| uuid::Uuid::parse_str(b).is_err()) {
+        return Err(ApiError::invalid_field("cursor", "is not a cursor this API returned"));
     }
-    let log = gw.webhook_attempts(&caller.tenant, &id, limit).await?;
-    Ok(axum::Json(AttemptList { data: log.into_iter().map(Attempt::from).collect() }))
+    let log = gw.webhook_attempts(&caller.tenant, &id, before.as_deref(), limit).await?;
+    let next_cursor = (log.len() == limit as usize).then(|| log.last().map(|a| encode_cursor(&a.id))).flatten();
+    Ok(axum::Json(AttemptList { data: log.into_iter().map(|a| a.log.into()).collect(), next_cursor }))
 }
 
-/// Events given up on after the last retry.
+/// Events given up on after failing for 32 hours, oldest first, a page at a time.
 #[utoipa::path(get, operation_id = "list_webhook_dead_letters", path = "/api/v1/webhooks/{id}/dead-letters", tag = "webhooks",
-    params(("id" = String, Path, description = "The webhook's id")),
-    responses((status = 200, description = "OK", body = DeadLetterList), (status = 404, description = "No such webhook", body = Problem)))]
+    params(("id" = String, Path, description = "The webhook's id"), LogParams),
+    responses((status = 200, description = "OK", body = DeadLetterList), (status = 404, description = "No such webhook", body = Problem),
+              (status = 422, description = "A field is invalid", body = Problem)))]
 pub async fn dead_letters(
     State(gw): State<Arc<Gateway>>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    Query(params): Query<LogParams>,
 ) -> ApiResult<axum::Json<DeadLetterList>> {
-    let dead = gw.webhook_dead_letters(&caller.tenant, &id).await?;
-    Ok(axum::Json(DeadLetterList { data: dead.into_iter().map(DeadLetterView::from).collect() }))
+    let limit = params.limit()?;
+    let after = match params.cursor()? {
+        Some(text) => {
+            text.parse().map_err(|_| ApiError::invalid_field("cursor", "is not a cursor this API returned"))?
+        }
+        None => 0,
+    };
+    let dead = gw.webhook_dead_letters(&caller.tenant, &id, after, limit).await?;
+    let next_cursor =
+        (dead.len() == limit as usize).then(|| dead.last().map(|d| encode_cursor(&d.event_id.to_string()))).flatten();
+    Ok(axum::Json(DeadLetterList { data: dead.into_iter().map(DeadLetterView::from).collect(), next_cursor }))
 }
 
 /// Delivers one event again now (with its `webhook-id`); a success takes it off the

@@ -1,8 +1,10 @@
-//! Which addresses the server may fetch media from. A URL a client gives must not make
-//! wagate reach into its own network (a database, a cloud metadata service at
-//! 169.254.169.254, an admin port on localhost), so every address a host resolves to is
-//! checked, and the connection goes to exactly the checked addresses. The allow-list
-//! opens named hosts or networks where an operator (or a test) wants them.
+//! Which addresses the server may call: media URLs it fetches and webhook URLs it
+//! posts to. A URL a client gives must not make wagate reach into its own network (a
+//! database, a cloud metadata service at 169.254.169.254, an admin port on localhost),
+//! so every address a host resolves to is checked, and the connection goes to exactly
+//! the checked addresses. The allow-list opens named hosts or networks where an
+//! operator (or a test) wants them. Its reasons name no caller, so each can tell them
+//! in its own words.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -11,7 +13,7 @@ use ipnet::IpNet;
 
 use super::MediaError;
 
-/// Hosts and networks that may be fetched from although they are private.
+/// Hosts and networks that may be called although they are private.
 #[derive(Debug, Clone, Default)]
 pub struct AllowList {
     /// Lower-case host names, without a trailing dot.
@@ -65,8 +67,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Why an address must not be fetched from without the allow-list, or `None` for a
-/// public address.
+/// Why an address must not be called without the allow-list, or `None` for a public
+/// address.
 pub fn non_public(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => non_public_v4(v4),

@@ -18,11 +18,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, warn};
+use tracing::{error, warn};
 use wagate_store::{AttemptLog, EventRecord, NewEvent, Store, WebhookRecord};
 
-use super::link::Poster;
-use super::{DISABLE_AFTER, EventBus, RETRIES, WebhookConfig, delivery_id, payload, signatures};
+use super::link::{self, Poster};
+use super::retry::{AfterFailure, DEAD_LETTER_AFTER, DISABLE_AFTER, after_failure};
+use super::{EventBus, WebhookConfig, delivery_id, payload, signatures};
 use crate::clock::Clock;
 use crate::events::WEBHOOK_DISABLED;
 use crate::media::AllowList;
@@ -80,6 +81,12 @@ impl Webhooks {
         if let Some(task) = task {
             let _ = task.await;
         }
+    }
+
+    /// Refuses a URL whose host does not resolve, or resolves to an address the
+    /// allow-list does not open; answers why.
+    pub(super) async fn check_address(&self, url: &str) -> Result<(), String> {
+        link::check_address(url, &self.allow, self.timeout).await.map_err(|e| e.to_string())
     }
 
     /// A poster with no connection open yet.
@@ -284,30 +291,46 @@ async fn run_endpoint(webhooks: Arc<Webhooks>, mut hook: WebhookRecord, stop: Ca
     delivered.record(&webhooks.store, &hook).await;
 }
 
-/// Records a failed attempt at the event after the cursor and when the next one is;
-/// false when the endpoint was disabled for it.
+/// Records a failed attempt at the event after the cursor and what follows it (see
+/// [`after_failure`]); false when the endpoint was disabled for it. Every failure is
+/// logged with its reason: the endpoint, the event, the status or error, never the
+/// URL, the secret or a header.
 async fn failed_once(webhooks: &Webhooks, hook: &mut WebhookRecord, log: AttemptLog) -> bool {
-    debug!(webhook = %hook.id, event = log.event_id, attempt = log.attempt, error = ?log.error, "delivery failed");
-    let failing_since = hook.failing_since.unwrap_or(log.at);
-    if Duration::try_from(log.at - failing_since).unwrap_or(Duration::ZERO) >= DISABLE_AFTER {
-        disable(webhooks, hook, &log).await;
-        return false;
-    }
-    let result = match RETRIES.get(hook.head_attempts as usize) {
-        Some(pause) => {
-            let retry_at = log.at + pause.mul_f64(rand::rng().random_range(0.8..=1.2));
+    let next = after_failure(hook, log.at, rand::rng().random_range(0.0..=1.0));
+    let reason = log.error.as_deref().unwrap_or("no reason");
+    let retry_in = match next {
+        AfterFailure::Retry(at) => Duration::try_from(at - log.at).unwrap_or(Duration::ZERO).as_secs_f32(),
+        AfterFailure::DeadLetter | AfterFailure::Disable => 0.0,
+    };
+    warn!(
+        webhook = %hook.id, event = log.event_id, attempt = log.attempt, status = ?log.status_code, %reason,
+        retry_in_s = retry_in, "a webhook delivery failed"
+    );
+    let result = match next {
+        AfterFailure::Disable => {
+            disable(webhooks, hook, &log).await;
+            return false;
+        }
+        AfterFailure::Retry(retry_at) => {
             hook.head_attempts += 1;
+            hook.head_failing_since.get_or_insert(log.at);
             hook.next_attempt_at = retry_at;
             webhooks.store.webhook_failed(hook, &log, retry_at).await
         }
-        None => {
-            warn!(webhook = %hook.id, event = log.event_id, "giving up on an event after the last retry");
+        AfterFailure::DeadLetter => {
+            warn!(
+                webhook = %hook.id, event = log.event_id, attempts = log.attempt,
+                "giving up on an event after {} hours of failures; it is in the dead letters",
+                DEAD_LETTER_AFTER.as_secs() / 3600
+            );
             hook.cursor = log.event_id;
             hook.head_attempts = 0;
+            hook.head_failing_since = None;
+            hook.next_attempt_at = log.at;
             webhooks.store.webhook_dead_letter(hook, &log).await
         }
     };
-    hook.failing_since = Some(failing_since);
+    hook.failing_since.get_or_insert(log.at);
     if let Err(e) = result {
         error!(webhook = %hook.id, error = %e, "could not record a failed delivery");
     }
@@ -320,7 +343,7 @@ async fn disable(webhooks: &Webhooks, hook: &WebhookRecord, log: &AttemptLog) {
         DISABLE_AFTER.as_secs() / 86_400,
         log.error.as_deref().unwrap_or("none")
     );
-    info!(webhook = %hook.id, %reason, "disabling a webhook");
+    warn!(webhook = %hook.id, %reason, "disabling a webhook");
     let event = NewEvent {
         kind: WEBHOOK_DISABLED.to_owned(),
         session: None,

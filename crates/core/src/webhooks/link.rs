@@ -1,7 +1,8 @@
 //! Posting deliveries over a kept-alive connection. The address guard checks the host
 //! each time a connection is opened, and the connection goes to exactly the checked
 //! addresses; while the receiver keeps it open it carries the next deliveries, so a busy
-//! endpoint costs one connection, not one per event.
+//! endpoint costs one connection, not one per event. The same guard checks a URL when a
+//! client gives it ([`check_address`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +27,45 @@ const REUSE_WITHIN: Duration = Duration::from_secs(2);
 /// connection.
 const MAX_ANSWER: usize = 64 * 1024;
 
+/// Why a delivery got no answer, in the words of a webhook (the guard and the
+/// connection code are shared with media fetches).
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// The URL points where webhooks may not go, or is not http(s).
+    #[error("{0}")]
+    Refused(String),
+    /// The host does not resolve, no connection, no answer in time.
+    #[error("the receiver could not be reached: {0}")]
+    Unreachable(String),
+    /// The request could not be made from the URL or a header.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl From<MediaError> for PostError {
+    fn from(e: MediaError) -> Self {
+        match e {
+            MediaError::Refused(why) => Self::Refused(why),
+            MediaError::Unreachable(why) => Self::Unreachable(why),
+            MediaError::Invalid(why) => Self::Invalid(why),
+            // Not made by a post: it reads no more than a small answer and stores nothing.
+            other @ (MediaError::TooLarge { .. } | MediaError::Internal(_)) => Self::Invalid(other.to_string()),
+        }
+    }
+}
+
+/// Checks where `url` points as a delivery would, without connecting: the host must
+/// resolve within `timeout`, to addresses the guard lets through.
+pub async fn check_address(url: &str, allow: &AllowList, timeout: Duration) -> Result<(), PostError> {
+    let url = Url::parse(url.trim()).map_err(|e| PostError::Invalid(format!("not a URL: {e}")))?;
+    let host = url.host().ok_or_else(|| PostError::Refused("a URL without a host".to_owned()))?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    match tokio::time::timeout(timeout, guard::resolve(&host, port, allow)).await {
+        Ok(checked) => checked.map(drop).map_err(PostError::from),
+        Err(_) => Err(PostError::Unreachable(format!("cannot resolve {host} within {} s", timeout.as_secs_f32()))),
+    }
+}
+
 /// An open connection and the origin (`scheme://host:port`) it goes to.
 struct Link {
     origin: String,
@@ -49,14 +89,14 @@ impl Poster {
 
     /// POSTs `body` to `url` with `headers` added (no redirects followed) and answers
     /// the status code.
-    pub async fn post(&mut self, url: &str, headers: &[(String, String)], body: Bytes) -> Result<u16, MediaError> {
+    pub async fn post(&mut self, url: &str, headers: &[(String, String)], body: Bytes) -> Result<u16, PostError> {
         let timeout = self.timeout;
         match tokio::time::timeout(timeout, self.exchange(url, headers, body)).await {
-            Ok(answer) => answer,
+            Ok(answer) => answer.map_err(PostError::from),
             Err(_) => {
                 // The connection may be in the middle of the request: never reused.
                 self.link = None;
-                Err(MediaError::Unreachable(format!("no answer within {} s", timeout.as_secs_f32())))
+                Err(PostError::Unreachable(format!("no answer within {} s", timeout.as_secs_f32())))
             }
         }
     }
@@ -226,7 +266,33 @@ mod tests {
         let mut guarded =
             Poster::new(Arc::new(AllowList::default()), fetch::tls_connector().unwrap(), Duration::from_secs(5));
         let refused = guarded.post(&first, &[], Bytes::from_static(b"{}")).await.unwrap_err();
-        assert!(matches!(refused, MediaError::Refused(_)), "{refused:?}");
+        assert!(matches!(refused, PostError::Refused(_)), "{refused:?}");
         assert_eq!(first_connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_host_that_does_not_resolve_is_told_in_a_webhooks_words() {
+        let mut poster = poster();
+
+        let failed = poster.post("http://nosuch.invalid/hook", &[], Bytes::from_static(b"{}")).await.unwrap_err();
+
+        let told = failed.to_string();
+        assert!(told.starts_with("the receiver could not be reached: cannot resolve nosuch.invalid"), "{told}");
+        assert!(!told.contains("media"), "{told}");
+    }
+
+    #[tokio::test]
+    async fn an_address_is_checked_as_a_delivery_would_check_it() {
+        let allowed = AllowList::parse(Vec::<String>::new(), ["127.0.0.0/8".to_owned()]).unwrap();
+        let timeout = Duration::from_secs(5);
+        assert!(check_address("http://127.0.0.1:9/hook", &allowed, timeout).await.is_ok(), "allow-listed");
+
+        let closed = AllowList::default();
+        for url in ["http://127.0.0.1:9/hook", "http://[::1]/hook", "http://10.0.0.7/hook", "http://localhost:8080/"] {
+            let refused = check_address(url, &closed, timeout).await.unwrap_err();
+            assert!(matches!(&refused, PostError::Refused(why) if why.contains("address")), "{url}: {refused:?}");
+        }
+        let unknown = check_address("https://nosuch.invalid/hook", &closed, timeout).await.unwrap_err();
+        assert!(matches!(&unknown, PostError::Unreachable(why) if why.contains("cannot resolve")), "{unknown:?}");
     }
 }

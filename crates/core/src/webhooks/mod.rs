@@ -1,14 +1,16 @@
 //! Webhooks: deliveries of the event log, signed the Standard Webhooks way (plus
-//! `X-Webhook-Signature` for older receivers), retried with exponential backoff and
-//! jitter for more than a day, then dead-lettered; an endpoint that keeps failing for
-//! days is disabled with a `webhook.disabled` event. State lives in the database, so a
-//! restart goes on where it stopped and a redelivery keeps its `webhook-id`.
+//! `X-Webhook-Signature` for older receivers), retried at least once a minute for more
+//! than a day, then dead-lettered; an endpoint that keeps failing for days is disabled
+//! with a `webhook.disabled` event. State lives in the database, so a restart goes on
+//! where it stopped and a redelivery keeps its `webhook-id`.
 //!
 //! This module holds what clients ask of endpoints and how a delivery is signed;
-//! [`deliver`] the tasks that deliver, [`link`] the kept-alive connections they post on.
+//! [`deliver`] the tasks that deliver, [`link`] the kept-alive connections they post on,
+//! [`retry`] what follows a failure.
 
 mod deliver;
 mod link;
+pub mod retry;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,7 +25,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use time::OffsetDateTime;
 use tokio::sync::watch;
-use wagate_store::{AttemptLog, EventRecord, NewWebhook, WebhookChange, WebhookRecord};
+use tracing::warn;
+use wagate_store::{
+    AttemptLog, DeadLetter, EventRecord, LoggedAttempt, NewWebhook, WebhookChange, WebhookRecord, merge_headers,
+};
 use wagate_types::{SessionName, TenantId};
 
 pub use self::deliver::Webhooks;
@@ -31,24 +36,8 @@ use crate::events::is_known_filter;
 use crate::media::AllowList;
 use crate::{Error, Gateway, Result};
 
-/// Pauses before the retries of an event: more than a day in all, then it is
-/// dead-lettered.
-pub const RETRIES: [Duration; 11] = [
-    Duration::from_secs(5),
-    Duration::from_secs(30),
-    Duration::from_secs(120),
-    Duration::from_secs(600),
-    Duration::from_secs(1800),
-    Duration::from_secs(3600),
-    Duration::from_secs(2 * 3600),
-    Duration::from_secs(4 * 3600),
-    Duration::from_secs(8 * 3600),
-    Duration::from_secs(8 * 3600),
-    Duration::from_secs(8 * 3600),
-];
-
-/// An endpoint failing for this long without one success is disabled.
-pub const DISABLE_AFTER: Duration = Duration::from_secs(5 * 24 * 3600);
+/// The most extra headers an endpoint has.
+pub const MAX_HEADERS: usize = 20;
 
 /// Settings of the deliverer.
 #[derive(Debug, Clone)]
@@ -64,8 +53,9 @@ impl Default for WebhookConfig {
     }
 }
 
-/// An endpoint as a client asks for it.
-#[derive(Debug, Clone)]
+/// An endpoint as a client asks for it. Its `Debug` leaves out the secret and the
+/// header values.
+#[derive(Clone)]
 pub struct WebhookRequest {
     pub url: String,
     pub session: Option<SessionName>,
@@ -74,6 +64,19 @@ pub struct WebhookRequest {
     pub secret: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub description: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRequest")
+            .field("url", &self.url)
+            .field("session", &self.session)
+            .field("events", &self.events)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("description", &self.description)
+            .finish()
+    }
 }
 
 /// Tells endpoint tasks that events were written.
@@ -150,6 +153,7 @@ impl Gateway {
             Some(name) => Some(self.sessions.id_of(tenant, name).await?),
             None => None,
         };
+        self.webhooks.check_address(&request.url).await.map_err(|why| invalid("url", why))?;
         let hook = NewWebhook {
             id: uuid::Uuid::now_v7().to_string(),
             tenant: tenant.clone(),
@@ -189,15 +193,23 @@ impl Gateway {
         if let Some(events) = &change.events {
             check_events(events)?;
         }
-        if let Some(url) = url {
-            check_url(&url)?;
-            change.url = Some(url.trim().to_owned());
+        if let Some(url) = &url {
+            check_url(url)?;
+        }
+        // The cheap checks first: the endpoint, its headers, the session; then DNS.
+        let current = self.webhook(tenant, id).await?;
+        if merge_headers(&current.headers, &change.headers).len() > MAX_HEADERS {
+            return Err(invalid("headers", format!("at most {MAX_HEADERS} headers")));
         }
         change.session_id = match session {
             Some(Some(name)) => Some(Some(self.sessions.id_of(tenant, &name).await?)),
             Some(None) => Some(None),
             None => None,
         };
+        if let Some(url) = url {
+            self.webhooks.check_address(&url).await.map_err(|why| invalid("url", why))?;
+            change.url = Some(url.trim().to_owned());
+        }
         let record = self
             .store
             .update_webhook(tenant, id, &change, OffsetDateTime::now_utc())
@@ -236,18 +248,36 @@ impl Gateway {
             .context("read an event")?
             .ok_or_else(|| Error::NotFound(format!("event {event_id}")))?;
         let log = self.webhooks.deliver(&mut self.webhooks.poster(), &hook, &event, 0).await;
+        if let Some(error) = &log.error {
+            warn!(webhook = %hook.id, event = event_id, status = ?log.status_code, %error, "a redelivery failed");
+        }
         self.store.webhook_attempted(&hook.id, &log).await.context("log a redelivery")?;
         Ok(log)
     }
 
-    pub async fn webhook_attempts(&self, tenant: &TenantId, id: &str, limit: u32) -> Result<Vec<AttemptLog>> {
+    /// A page of the endpoint's delivery log, newest first, before the attempt
+    /// `before` (the last of the previous page).
+    pub async fn webhook_attempts(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<LoggedAttempt>> {
         let hook = self.webhook(tenant, id).await?;
-        Ok(self.store.webhook_attempts(&hook.id, limit).await.context("read the delivery log")?)
+        Ok(self.store.webhook_attempts(&hook.id, before, limit).await.context("read the delivery log")?)
     }
 
-    pub async fn webhook_dead_letters(&self, tenant: &TenantId, id: &str) -> Result<Vec<wagate_store::DeadLetter>> {
+    /// A page of the endpoint's dead letters, oldest event first, after event `after`.
+    pub async fn webhook_dead_letters(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<DeadLetter>> {
         let hook = self.webhook(tenant, id).await?;
-        Ok(self.store.webhook_dead_letters(&hook.id).await.context("read the dead letters")?)
+        Ok(self.store.webhook_dead_letters(&hook.id, after, limit).await.context("read the dead letters")?)
     }
 }
 
@@ -265,7 +295,8 @@ fn check_events(events: &[String]) -> Result<()> {
     }
 }
 
-/// An http(s) URL with a host; where it points is checked at each delivery.
+/// An http(s) URL with a host. Where it points is checked when it is given (see
+/// [`Webhooks::check_address`]) and again whenever a delivery opens a connection.
 fn check_url(url: &str) -> Result<()> {
     let parsed = url::Url::parse(url.trim()).map_err(|e| invalid("url", format!("not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
@@ -288,9 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn retries_last_more_than_a_day() {
-        let total: Duration = RETRIES.iter().sum();
-        assert!(total > Duration::from_secs(24 * 3600), "{total:?}");
+    fn delivery_ids_name_the_event_and_secrets_are_new_each_time() {
         assert_eq!(delivery_id(42), "evt_42");
         assert!(new_secret().starts_with("whsec_"));
         assert_ne!(new_secret(), new_secret());

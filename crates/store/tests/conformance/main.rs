@@ -28,6 +28,7 @@ mod queue;
 mod receipts;
 mod sessions;
 mod updates;
+mod webhooks;
 
 /// Each test's store on a database of its own.
 pub type TestDb = wagate_store::testing::TestStore;
