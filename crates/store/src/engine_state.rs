@@ -94,6 +94,7 @@ impl Store {
         EngineState {
             store: self.clone(),
             scope: Scope { tenant: tenant.as_str().to_owned(), session: session.to_string() },
+            cleared: Default::default(),
         }
     }
 }
@@ -110,6 +111,9 @@ struct Scope {
 pub struct EngineState {
     store: Store,
     scope: Scope,
+    /// Set by [`clear`](EngineState::clear), shared by this handle's clones: an engine's
+    /// background work that ends after a logout must not write the void credentials back.
+    cleared: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl EngineState {
@@ -163,8 +167,11 @@ impl EngineState {
     }
 
     /// Deletes all of the session's engine state (logout, forget); returns how many rows.
+    /// From then on this handle and its clones write nothing: they belong to a link that
+    /// is gone (a new start gets a new handle).
     pub async fn clear(&self) -> Result<u64> {
-        let mut tx = self.begin().await?;
+        self.cleared.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut tx = self.lock_session().await?;
         let deleted = sqlx::query("DELETE FROM engine_state WHERE tenant_id = $1 AND session_id = $2")
             .bind(&self.scope.tenant)
             .bind(&self.scope.session)
@@ -177,8 +184,22 @@ impl EngineState {
 
     /// Starts a write transaction: what it reads stays as read until it commits, because
     /// every writer of this session's engine state waits for it. Dropped without
-    /// [`commit`](EngineStateTx::commit), it changes nothing.
+    /// [`commit`](EngineStateTx::commit), it changes nothing. Refused once the state was
+    /// cleared through this handle.
     pub async fn begin(&self) -> Result<EngineStateTx> {
+        let tx = self.lock_session().await?;
+        // Checked with the session's lock held: a clear takes it too, after setting the
+        // mark, so no write slips in behind it.
+        if self.cleared.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::NotFound(format!(
+                "the engine state of session {} (it was cleared)",
+                self.scope.session
+            )));
+        }
+        Ok(tx)
+    }
+
+    async fn lock_session(&self) -> Result<EngineStateTx> {
         let backend = self.store.backend;
         let mut tx = self.store.write().await?;
         // Every writer takes the session's row first. On SQLite the write lock taken by

@@ -17,6 +17,7 @@ wagate_store::on_both_backends!(
     a_value_is_taken_once,
     stamped_rows_are_swept_below_the_cutoff,
     clear_forgets_one_session,
+    a_cleared_handle_writes_nothing_back,
     deleting_a_session_deletes_its_engine_state,
     unknown_sessions_and_other_tenants_are_refused,
     an_unfinished_transaction_changes_nothing,
@@ -283,4 +284,23 @@ async fn read_modify_write_loses_no_update(db: &TestDb) {
 
     let count = state.get("counter", "n").await.unwrap().expect("counter written");
     assert_eq!(u64::from_be_bytes(count.try_into().unwrap()), WRITERS);
+}
+
+/// An engine's background work that ends after a logout must not bring the void
+/// credentials back; a new start (a new handle) writes as usual.
+async fn a_cleared_handle_writes_nothing_back(db: &TestDb) {
+    let session = new_session(&db.store, "a").await.id;
+    let state = db.store.engine_state(&tenant(), session);
+    let late = state.clone();
+    state.apply(&[put("device", "me", b"keys")]).await.unwrap();
+
+    assert_eq!(state.clear().await.unwrap(), 1);
+    let refused = late.apply(&[put("appstate", "regular", b"v1")]).await;
+    assert!(matches!(refused, Err(StoreError::NotFound(_))), "{refused:?}");
+    assert!(late.begin().await.is_err());
+    assert_eq!(late.keys("appstate", None).await.unwrap(), Vec::<String>::new());
+
+    let fresh = db.store.engine_state(&tenant(), session);
+    fresh.apply(&[put("device", "me", b"new keys")]).await.unwrap();
+    assert_eq!(fresh.get("device", "me").await.unwrap(), Some(b"new keys".to_vec()));
 }
