@@ -63,7 +63,7 @@ fn child_server() {
         let port_file = dir.join("port");
         std::fs::write(dir.join("port.tmp"), listener.local_addr().unwrap().port().to_string()).unwrap();
         std::fs::rename(dir.join("port.tmp"), &port_file).unwrap();
-        serve(listener, running.gateway, std::future::pending()).await.unwrap();
+        serve(listener, running.gateway, config.http_limits(), std::future::pending()).await.unwrap();
     });
 }
 
