@@ -10,6 +10,12 @@ use wagate_core::auth::Auth;
 use wagate_engine_whatsapp::EngineConfig;
 use wagate_types::TenantId;
 
+/// mimalloc returns the memory of a burst (many connections, a backlog of messages) to
+/// the system once it is freed; glibc's malloc kept most of it (docs/BENCHMARKS.md,
+/// slow-clients).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Self-hosted WhatsApp gateway.
 #[derive(Parser)]
 #[command(name = "wagate", version, about)]
