@@ -54,7 +54,7 @@ impl Server {
                 let running = start(&config, store, engine).await?;
                 let listener = TcpListener::bind("127.0.0.1:0").await.context("listen on 127.0.0.1")?;
                 let _ = ready_tx.send(listener.local_addr()?);
-                serve(listener, running.gateway, async move {
+                serve(listener, running.gateway, config.http_limits(), async move {
                     let _ = stop_rx.await;
                 })
                 .await

@@ -7,10 +7,13 @@ use time::OffsetDateTime;
 use wacore_binary::jid::JidExt as _;
 use wagate_engine::{EngineError, Group, GroupChange, NumberCheck, Participant, ParticipantOutcome};
 use wagate_types::{ChatId, PhoneNumber};
+use whatsapp_rust::features::MexError;
 use whatsapp_rust::{
     Client, ContactError, GroupCreateOptions, GroupDescription, GroupError, GroupMetadata, GroupParticipantOptions,
-    GroupSubject, IqError, Jid, PreviousDescription,
+    GroupSubject, Jid, PreviousDescription,
 };
+
+use crate::failure::classify;
 
 /// The people of a status's audience who have an account. Looking them up also
 /// teaches the client their LIDs, which statuses are addressed by.
@@ -22,10 +25,7 @@ pub(crate) async fn status_audience(client: &Client, audience: Vec<Jid>) -> Resu
 /// Which of `phones` have an account; in the order asked.
 pub(crate) async fn check_numbers(client: &Client, phones: &[PhoneNumber]) -> Result<Vec<NumberCheck>, EngineError> {
     let jids: Vec<Jid> = phones.iter().map(|p| Jid::pn(p.digits())).collect();
-    let found = client.contacts().is_on_whatsapp(&jids).await.map_err(|e| match e {
-        ContactError::Iq(iq) => iq_error(iq),
-        other => EngineError::Failed(other.to_string()),
-    })?;
+    let found = client.contacts().is_on_whatsapp(&jids).await.map_err(contact_error)?;
     // Answers name the number by its phone-number JID (or carry it as `pn_jid`).
     let mut registered: HashMap<String, Jid> = HashMap::new();
     for answer in found.into_iter().filter(|a| a.is_registered) {
@@ -47,10 +47,7 @@ pub(crate) async fn check_numbers(client: &Client, phones: &[PhoneNumber]) -> Re
 
 pub(crate) async fn profile_picture(client: &Client, chat: &ChatId) -> Result<Option<String>, EngineError> {
     let jid = jid_of(chat)?;
-    let picture = client.contacts().get_profile_picture(&jid, false).await.map_err(|e| match e {
-        ContactError::Iq(iq) => iq_error(iq),
-        other => EngineError::Failed(other.to_string()),
-    });
+    let picture = client.contacts().get_profile_picture(&jid, false).await.map_err(contact_error);
     match picture {
         Ok(picture) => Ok(picture.map(|p| p.url)),
         // Someone who hides their picture from us, or has none, is not an error.
@@ -196,19 +193,24 @@ fn group_jid(chat: &ChatId) -> Result<Jid, EngineError> {
 
 fn group_error(error: GroupError) -> EngineError {
     match error {
-        GroupError::Iq(iq) => iq_error(iq),
         GroupError::InvalidRequest(text) => EngineError::Refused { code: 400, text },
         GroupError::DescriptionConflict => {
             EngineError::Refused { code: 409, text: "the description changed meanwhile; try again".into() }
         }
-        other => EngineError::Failed(other.to_string()),
+        // A refused group-property change comes back as a GraphQL error with its code.
+        GroupError::Mex(MexError::ExtensionError { code, message }) => EngineError::Refused {
+            code: u16::try_from(code).ok().filter(|c| (400..600).contains(c)).unwrap_or(400),
+            text: message,
+        },
+        other => classify(&other),
     }
 }
 
-fn iq_error(error: IqError) -> EngineError {
+fn contact_error(error: ContactError) -> EngineError {
     match error {
-        IqError::ServerError { code, text, .. } => EngineError::Refused { code, text },
-        IqError::NotConnected | IqError::InternalChannelClosed | IqError::Disconnected(_) => EngineError::NotConnected,
-        other => EngineError::Failed(other.to_string()),
+        ContactError::InvalidJid(jid) => {
+            EngineError::Refused { code: 400, text: format!("'{jid}' cannot be looked up on WhatsApp") }
+        }
+        other => classify(&other),
     }
 }

@@ -27,6 +27,7 @@ mod device;
 mod directory;
 mod engine;
 mod events;
+mod failure;
 mod incoming;
 pub mod keys;
 mod media;

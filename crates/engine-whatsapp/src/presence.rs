@@ -6,6 +6,8 @@ use wagate_types::{ChatId, WaMessageId};
 use whatsapp_rust::features::PresenceError;
 use whatsapp_rust::{ChatStateType, Client, Jid, PresenceStatus};
 
+use crate::failure::classify;
+
 pub(crate) async fn set_presence(client: &Client, available: bool) -> Result<(), EngineError> {
     let status = if available { PresenceStatus::Available } else { PresenceStatus::Unavailable };
     client.presence().set(status).await.map_err(presence_error)
@@ -21,7 +23,7 @@ pub(crate) async fn typing(client: &Client, chat: &ChatId, state: Typing) -> Res
         Typing::Recording => ChatStateType::Recording,
         Typing::Paused => ChatStateType::Paused,
     };
-    client.chatstate().send(&jid_of(chat)?, state).await.map_err(|e| EngineError::Failed(e.to_string()))
+    client.chatstate().send(&jid_of(chat)?, state).await.map_err(|e| classify(&e))
 }
 
 /// Read receipts go out per sender: in a group, one receipt names one participant.
@@ -41,7 +43,7 @@ pub(crate) async fn mark_read(
     }
     for (sender, ids) in by_sender {
         let sender = if group { Some(jid_of(sender)?) } else { None };
-        client.mark_as_read(&chat, sender.as_ref(), &ids).await.map_err(|e| EngineError::Failed(e.to_string()))?;
+        client.mark_as_read(&chat, sender.as_ref(), &ids).await.map_err(|e| classify(e.as_ref()))?;
     }
     Ok(())
 }
@@ -59,6 +61,6 @@ fn presence_error(error: PresenceError) -> EngineError {
             code: 409,
             text: "the account has no name yet, and WhatsApp shows presence only with one".into(),
         },
-        other => EngineError::Failed(other.to_string()),
+        other => classify(&other),
     }
 }

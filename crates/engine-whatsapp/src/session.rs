@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
+use wacore::pair_code::PairCodeError;
 use wacore_binary::Jid;
 use wagate_engine::{
     Content, EngineError, EngineEvent, EventSink, Group, GroupChange, Inbox, Media, NumberCheck, OutgoingMessage,
@@ -20,7 +21,7 @@ use wagate_types::{ChatId, FailureCode, PhoneNumber, WaMessageId};
 use waproto::whatsapp as wa;
 use whatsapp_rust::Client;
 use whatsapp_rust::bot::{Bot, BotHandle};
-use whatsapp_rust::pair_code::PairCodeOptions;
+use whatsapp_rust::pair_code::{PairCodeOptions, PairError};
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::{SendOptions, StatusSendOptions};
 
@@ -32,7 +33,7 @@ use crate::media::{self, UploadError};
 use crate::outgoing::{self, Extras};
 use crate::policy::ReplacedBackoff;
 use crate::votes;
-use crate::{directory, presence};
+use crate::{directory, failure, presence};
 
 /// Why a client stopped for good, as its events said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,7 +274,7 @@ impl Session for WhatsAppSession {
         // A new request replaces the code shown before, as the phone app does.
         client.cancel_pair_code().await;
         let options = PairCodeOptions { phone_number: phone.digits().to_owned(), ..PairCodeOptions::default() };
-        client.pair_with_code(options).await.map_err(|e| EngineError::Failed(format!("no pairing code: {e}")))
+        client.pair_with_code(options).await.map_err(pair_code_error)
     }
 
     async fn logout(&self) -> Result<(), EngineError> {
@@ -295,6 +296,29 @@ impl Session for WhatsAppSession {
         for task in tasks {
             task.abort();
         }
+    }
+}
+
+/// Why there is no pairing code. WhatsApp answers `bad-request` both for a number it
+/// does not know and for codes asked for too often, so the words say both.
+fn pair_code_error(error: PairError) -> EngineError {
+    let refused = |code: u16, text: String| EngineError::Refused { code, text };
+    match error {
+        PairError::PairCode(
+            e @ (PairCodeError::PhoneNumberRequired
+            | PairCodeError::PhoneNumberTooShort
+            | PairCodeError::PhoneNumberNotInternational),
+        ) => refused(400, e.to_string()),
+        PairError::PairCode(e @ (PairCodeError::CodeAlreadyOutstanding { .. } | PairCodeError::Cancelled)) => {
+            refused(409, format!("{e}; ask again"))
+        }
+        other => match failure::classify(&other) {
+            EngineError::Refused { code, text } if text == "bad-request" => refused(
+                code,
+                "bad-request: no pairing code for this number (it has no WhatsApp account, or codes were asked for too often)".into(),
+            ),
+            classified => classified,
+        },
     }
 }
 

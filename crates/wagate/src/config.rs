@@ -46,6 +46,9 @@ pub struct Config {
     pub media: Media,
     #[serde(default)]
     pub webhooks: Webhooks,
+    /// The HTTP server's limits.
+    #[serde(default)]
+    pub http: Http,
     /// The dispatchers' clock: the system's, or a test's (not configurable).
     #[serde(skip)]
     pub clock: Clock,
@@ -188,6 +191,34 @@ impl Default for Webhooks {
     }
 }
 
+/// How much the HTTP server lets clients take, so slow or abandoned connections cost
+/// bounded memory and are closed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    /// The longest a client may take to send a request's line and headers, counted from
+    /// when the server starts waiting for them: the connection's start, or the end of the
+    /// previous answer on a kept-alive connection (so an idle connection is closed after
+    /// this long too).
+    pub header_read_timeout_ms: u64,
+    /// The longest a connection may make no progress while the server waits on the
+    /// client: for more of a request body, or for it to take more of an answer.
+    pub idle_timeout_ms: u64,
+    /// Connections served at once; more wait, unaccepted, until one closes.
+    pub max_connections: usize,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        let limits = crate::http::Limits::default();
+        Self {
+            header_read_timeout_ms: limits.header_read_timeout.as_millis() as u64,
+            idle_timeout_ms: limits.idle_timeout.as_millis() as u64,
+            max_connections: limits.max_connections,
+        }
+    }
+}
+
 impl Default for Media {
     fn default() -> Self {
         let media = MediaConfig::default();
@@ -234,6 +265,7 @@ impl Default for Config {
             },
             media: Media::default(),
             webhooks: Webhooks::default(),
+            http: Http::default(),
             clock: Clock::system(),
         }
     }
@@ -241,7 +273,7 @@ impl Default for Config {
 
 /// Top-level options, so `WAGATE_*` variables meant for other tools (or a shell's
 /// `WAGATE_KEY`) are not mistaken for misspelt options.
-const OPTIONS: [&str; 11] = [
+const OPTIONS: [&str; 12] = [
     "bind",
     "data_dir",
     "database_url",
@@ -253,6 +285,7 @@ const OPTIONS: [&str; 11] = [
     "delivery",
     "media",
     "webhooks",
+    "http",
 ];
 
 fn is_option(key: &str) -> bool {
@@ -310,6 +343,9 @@ impl Config {
         if self.webhooks.timeout_ms == 0 {
             bail!("webhooks.timeout_ms must be above 0");
         }
+        if self.http.header_read_timeout_ms == 0 || self.http.idle_timeout_ms == 0 || self.http.max_connections == 0 {
+            bail!("http.header_read_timeout_ms, http.idle_timeout_ms and http.max_connections must be above 0");
+        }
         if self.delivery.max_attempts == 0 {
             bail!("delivery.max_attempts must be at least 1");
         }
@@ -354,6 +390,15 @@ impl Config {
             },
             s3: media.s3.as_ref().map(S3::settings).transpose()?,
         })
+    }
+
+    /// The HTTP server's limits.
+    pub fn http_limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            header_read_timeout: Duration::from_millis(self.http.header_read_timeout_ms),
+            idle_timeout: Duration::from_millis(self.http.idle_timeout_ms),
+            max_connections: self.http.max_connections,
+        }
     }
 
     pub fn gateway(&self) -> anyhow::Result<GatewayConfig> {

@@ -4,12 +4,17 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 use wagate::Config;
 use wagate::serve::{open_store, serve, shutdown_signal, start, whatsapp_engine};
 use wagate_core::auth::Auth;
 use wagate_engine_whatsapp::EngineConfig;
 use wagate_types::TenantId;
+
+/// mimalloc returns the memory of a burst (many connections, a backlog of messages) to
+/// the system once it is freed; glibc's malloc kept most of it (docs/BENCHMARKS.md,
+/// slow-clients).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Self-hosted WhatsApp gateway.
 #[derive(Parser)]
@@ -81,10 +86,7 @@ async fn main() -> anyhow::Result<()> {
         return sandbox(bind).await;
     }
     let config = Config::load(cli.config.as_deref())?;
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&config.log).context("invalid log filter")?)
-        .with_writer(std::io::stderr)
-        .init();
+    wagate::logging::init(&config.log, std::io::stderr)?;
     match cli.command {
         Command::Serve { sandbox: true, sandbox_bind, .. } => run_with_sandbox(config, sandbox_bind).await,
         Command::Serve { sandbox_url: Some(url), .. } => run(config, sandbox_engine(&url)?, None).await,
@@ -118,7 +120,7 @@ async fn run(config: Config, engine: EngineConfig, after_start: Option<String>) 
     if let Some(text) = after_start {
         println!("{text}");
     }
-    serve(listener, running.gateway, shutdown_signal()).await
+    serve(listener, running.gateway, config.http_limits(), shutdown_signal()).await
 }
 
 async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
@@ -155,10 +157,7 @@ async fn keys(config: Config, command: KeysCommand) -> anyhow::Result<()> {
 #[cfg(feature = "sandbox")]
 async fn sandbox(bind: std::net::SocketAddr) -> anyhow::Result<()> {
     use wagate_sandbox::{Sandbox, SandboxConfig};
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("WAGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
+    wagate::logging::init(&std::env::var("WAGATE_LOG").unwrap_or_else(|_| "info".into()), std::io::stderr)?;
     let sandbox = Sandbox::start(SandboxConfig { bind }).await.context("start the sandbox")?;
     println!("wagate sandbox: a WhatsApp network in a box");
     println!("  WebSocket for clients: {}", sandbox.ws_url());

@@ -13,7 +13,7 @@ use wagate_engine::Engine;
 use wagate_engine_whatsapp::{EngineConfig, WhatsAppEngine};
 use wagate_store::{Store, redact};
 
-use crate::Config;
+use crate::{Config, http};
 
 /// The engine `wagate serve` runs sessions on: whatsapp-rust, connecting where
 /// `engine` says (WhatsApp, or a sandbox), credentials kept in `store`.
@@ -52,11 +52,12 @@ pub async fn start(config: &Config, store: Store, engine: Arc<dyn Engine>) -> an
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
+    limits: http::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let app = wagate_api::app(gateway.clone());
     info!(address = %listener.local_addr()?, "wagate is listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("HTTP server failed")?;
+    http::serve(listener, app, limits, shutdown).await.context("HTTP server failed")?;
     info!("shutting down");
     gateway.shutdown().await;
     info!("stopped");

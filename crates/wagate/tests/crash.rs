@@ -66,7 +66,7 @@ fn child_server() {
         let port_file = dir.join("port");
         std::fs::write(dir.join("port.tmp"), listener.local_addr().unwrap().port().to_string()).unwrap();
         std::fs::rename(dir.join("port.tmp"), &port_file).unwrap();
-        serve(listener, running.gateway, wagate::serve::shutdown_signal()).await.unwrap();
+        serve(listener, running.gateway, config.http_limits(), wagate::serve::shutdown_signal()).await.unwrap();
     });
 }
 

@@ -94,8 +94,9 @@ async fn boot(
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = oneshot::channel::<()>();
     let gateway = running.gateway.clone();
+    let limits = config.http_limits();
     let server = tokio::spawn(async move {
-        serve(listener, gateway, async {
+        serve(listener, gateway, limits, async {
             let _ = rx.await;
         })
         .await

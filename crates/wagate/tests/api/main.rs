@@ -11,6 +11,7 @@ mod clock;
 mod contacts;
 mod events;
 mod helpers;
+mod http_limits;
 mod kinds;
 mod live;
 mod media_urls;

@@ -45,6 +45,25 @@ async fn a_pairing_code_links_the_session_without_a_scan() {
 }
 
 #[tokio::test]
+async fn a_pairing_code_for_a_number_whatsapp_does_not_know_is_refused_as_the_clients_problem() {
+    let live = spawn_live().await;
+    live.app.create_session("bakery").await;
+    live.wait_for_session("bakery", "qr_ready").await;
+
+    let response = live.app.post("/api/v1/sessions/bakery/pair-code", json!({ "phone": "+49 151 10000012" })).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "whatsapp_refused", "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("no pairing code for this number"), "{problem}");
+
+    // The refusal leaves nothing behind: once the number exists, a code comes.
+    live.sandbox.create_account("+4915110000012", "Bakery").unwrap();
+    let response = live.app.post("/api/v1/sessions/bakery/pair-code", json!({ "phone": "+49 151 10000012" })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_linked_session_reconnects_after_a_restart_without_a_qr_code() {
     let mut live = spawn_live().await;
     let (_, device) = live.linked("shop", "+4915110000021", "Shop").await;
