@@ -132,6 +132,13 @@ pub(crate) async fn tell_if_due(
     if !told.due(&campaign.id, now) {
         return Ok(());
     }
+    // The round read the campaign a while ago: one paused or cancelled since was told by
+    // the API, and telling it running now would put that news behind.
+    let current = store.campaign(&campaign.tenant, &campaign.id).await.context("read a campaign")?;
+    let Some(campaign) = current.filter(|c| c.status == wagate_types::CampaignStatus::Running) else {
+        return Ok(());
+    };
+    let campaign = &campaign;
     let progress = read(store, sessions, campaign).await?;
     if told.looked(&campaign.id, &progress, now) {
         record(store, sessions, campaign, &progress, now).await?;
@@ -178,6 +185,11 @@ struct Last {
 impl Told {
     /// Whether to read a running campaign's counts now: never told since it (re)started,
     /// or [`EVERY`] since the last look.
+    /// Whether the campaign was told since it (last) started running here.
+    pub(crate) fn knows(&self, campaign: &str) -> bool {
+        self.0.contains_key(campaign)
+    }
+
     pub(crate) fn due(&self, campaign: &str, now: OffsetDateTime) -> bool {
         self.0.get(campaign).is_none_or(|last| now - last.looked_at >= EVERY)
     }

@@ -226,10 +226,9 @@ impl Gateway {
             .context("change a campaign")?
             .ok_or_else(|| Error::NotFound(format!("campaign {id}")))?;
         self.campaigns.wake();
-        // A resumed campaign is told by the feeder, as a start.
-        if record.status != CampaignStatus::Running {
-            crate::campaign_progress::tell(&self.store, &self.sessions, &record).await?;
-        }
+        // Told here, resuming too: a pause and a resume between two rounds of the feeder
+        // would leave it thinking the campaign never stopped, and it would not tell.
+        crate::campaign_progress::tell(&self.store, &self.sessions, &record).await?;
         self.campaign_view(record).await
     }
 
@@ -300,6 +299,11 @@ async fn feed_all(store: &Store, sessions: &Sessions, told: &mut Told) -> anyhow
     let campaigns = store.runnable_campaigns(now).await.context("read running campaigns")?;
     told.keep_only(&campaigns.iter().map(|c| c.id.as_str()).collect::<Vec<_>>());
     for campaign in &campaigns {
+        // A start is told before feeding, so before its first message can go out (and
+        // before a pause the API may tell right after it).
+        if !told.knows(&campaign.id) {
+            campaign_progress::tell_if_due(store, sessions, told, campaign).await?;
+        }
         // Each session with room takes a few at a time, in turn, so the list spreads
         // over the sessions.
         let mut room = Vec::new();

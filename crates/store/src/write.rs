@@ -5,11 +5,11 @@
 //! A writer in another process is still waited for by SQLite itself. Postgres has no
 //! such lock; its writers go straight in.
 //!
-//! A transaction that does not commit, because a statement or the commit itself failed
-//! or because its caller gave up, closes its connection instead of handing it back to
-//! the pool: after a full disk SQLite may already have rolled the transaction back on
-//! its own, and a connection whose transaction state is not known must never serve the
-//! next writer.
+//! A transaction that does not commit (a statement failed, or its caller had nothing to
+//! do) is rolled back before its connection goes back to the pool, and the next writer's
+//! turn comes after that; a connection whose rollback fails (after a full disk SQLite may
+//! already have rolled back on its own) is closed instead, so a connection whose
+//! transaction state is not known never serves the next writer.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -30,16 +30,18 @@ pub(crate) type Writers = Option<Arc<Mutex<()>>>;
 
 /// A transaction that writes; the next writer's turn comes when it commits or is dropped.
 pub(crate) struct WriteTx {
-    conn: PoolConnection<Any>,
+    /// Always there until the transaction is dropped.
+    conn: Option<PoolConnection<Any>>,
     /// Whether the transaction ended cleanly (committed, or rolled back on purpose).
     ended: bool,
     probe: Arc<Probe>,
-    _turn: Option<OwnedMutexGuard<()>>,
+    turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
     pub(crate) async fn commit(mut self) -> Result<()> {
-        let done = (&mut *self.conn).execute("COMMIT").await.map(|_| ()).map_err(StoreError::from);
+        let conn: &mut AnyConnection = &mut self;
+        let done = conn.execute("COMMIT").await.map(|_| ()).map_err(StoreError::from);
         self.probe.commit_ended(&done);
         self.ended = done.is_ok();
         done
@@ -53,9 +55,22 @@ impl WriteTx {
 
 impl Drop for WriteTx {
     fn drop(&mut self) {
-        if !self.ended {
+        if self.ended {
+            return;
+        }
+        let (Some(mut conn), turn) = (self.conn.take(), self.turn.take()) else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if (&mut *conn).execute("ROLLBACK").await.is_err() {
+                        conn.close_on_drop();
+                    }
+                    drop(conn);
+                    drop(turn);
+                });
+            }
             // Closing the connection rolls back whatever it still holds.
-            self.conn.close_on_drop();
+            Err(_) => conn.close_on_drop(),
         }
     }
 }
@@ -64,13 +79,13 @@ impl Deref for WriteTx {
     type Target = AnyConnection;
 
     fn deref(&self) -> &AnyConnection {
-        &self.conn
+        self.conn.as_ref().expect("a write transaction has its connection until dropped")
     }
 }
 
 impl DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut AnyConnection {
-        &mut self.conn
+        self.conn.as_mut().expect("a write transaction has its connection until dropped")
     }
 }
 
@@ -91,6 +106,6 @@ impl Store {
             conn.close_on_drop();
             return Err(e.into());
         }
-        Ok(WriteTx { conn, ended: false, probe: self.probe.clone(), _turn: turn })
+        Ok(WriteTx { conn: Some(conn), ended: false, probe: self.probe.clone(), turn })
     }
 }
